@@ -1,0 +1,163 @@
+// Backend: what a tool can do with a stream, wherever the stream lives. The
+// local store (LocalStore) is the first implementation; an HTTP client for a
+// Kinesis-compatible endpoint implements the same interface, so tools never
+// know which one they talk to.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/hash_key.h"
+#include "core/status.h"
+#include "store/stream_meta.h"
+
+namespace kstream {
+
+// Kinesis limits that hold wherever the data goes.
+inline constexpr size_t kMaxRecordBytes = 1 << 20;  // partition key + data
+inline constexpr size_t kMaxPartitionKeyChars = 256;
+
+enum class SyncMode { kAlways, kBatch, kNever };
+Result<SyncMode> ParseSyncMode(std::string_view text);
+
+struct ShardStats {
+  uint64_t records = 0;  // records still held (after retention)
+  uint64_t bytes = 0;    // bytes on disk
+  uint64_t segments = 0;
+  std::optional<uint128> first_sequence;  // oldest record still held
+  std::optional<uint128> last_sequence;   // newest record
+  std::optional<int64_t> last_arrival_ms;
+};
+
+struct StreamDescription {
+  StreamMeta meta;
+  std::vector<ShardStats> stats;  // one per meta.shards entry, when the backend has them
+};
+
+struct PutRecord {
+  std::string_view partition_key;
+  std::string_view data;
+  std::optional<uint128> explicit_hash_key;
+};
+
+struct PutResult {
+  uint64_t shard_index = 0;
+  uint128 sequence = 0;
+};
+
+// Writes records into one stream. Not thread-safe.
+class StreamWriter {
+ public:
+  virtual ~StreamWriter() = default;
+  // Routes each record to the open shard holding its hash key and appends it;
+  // on success results[i] belongs to records[i]. Records for one shard keep
+  // their order. On failure no result is returned, but records routed to other
+  // shards may already be written.
+  virtual Status Put(std::span<const PutRecord> records, std::vector<PutResult>& results) = 0;
+  // Makes every record put so far durable.
+  virtual Status Sync() = 0;
+};
+
+enum class IteratorType { kTrimHorizon, kLatest, kAtSequenceNumber, kAfterSequenceNumber, kAtTimestamp };
+Result<IteratorType> ParseIteratorType(std::string_view text);
+std::string_view IteratorTypeName(IteratorType t);
+
+struct StartPosition {
+  IteratorType type = IteratorType::kTrimHorizon;
+  uint128 sequence = 0;      // AT_/AFTER_SEQUENCE_NUMBER
+  int64_t timestamp_ms = 0;  // AT_TIMESTAMP
+};
+
+// A batch of records read from one shard; owns their bytes.
+class RecordBatch {
+ public:
+  struct Record {
+    uint128 sequence;
+    int64_t arrival_ms;
+    std::optional<uint128> explicit_hash_key;
+    std::string_view partition_key;
+    std::string_view data;
+  };
+  void Clear() {
+    bytes_.clear();
+    entries_.clear();
+  }
+  void Add(uint128 seq, int64_t arrival_ms, const std::optional<uint128>& ehk,
+           std::string_view key, std::string_view data) {
+    const size_t off = bytes_.size();
+    bytes_.append(key);
+    bytes_.append(data);
+    entries_.push_back({seq, arrival_ms, ehk, off, key.size(), data.size()});
+  }
+  size_t size() const { return entries_.size(); }
+  bool empty() const { return entries_.empty(); }
+  size_t bytes() const { return bytes_.size(); }
+  Record operator[](size_t i) const {
+    const Entry& e = entries_[i];
+    const char* p = bytes_.data() + e.offset;
+    return {e.sequence, e.arrival_ms, e.ehk, {p, e.key_len}, {p + e.key_len, e.data_len}};
+  }
+
+ private:
+  struct Entry {
+    uint128 sequence;
+    int64_t arrival_ms;
+    std::optional<uint128> ehk;
+    size_t offset, key_len, data_len;
+  };
+  std::string bytes_;
+  std::vector<Entry> entries_;
+};
+
+// Reads one shard from a start position onwards. Not thread-safe.
+class ShardCursor {
+ public:
+  enum class State {
+    kMore,      // more records may be read right away
+    kCaughtUp,  // no more records now; the shard is open, more may come
+    kShardEnd,  // the shard is closed and everything in it was read
+  };
+  virtual ~ShardCursor() = default;
+  // Appends up to max_records records (and about max_bytes) to batch.
+  virtual Result<State> Read(RecordBatch& batch, size_t max_records, size_t max_bytes) = 0;
+  virtual uint64_t shard_index() const = 0;
+  // Frames found damaged and skipped so far.
+  virtual uint64_t corrupt_records() const = 0;
+};
+
+// Wakes a follower when a stream may have changed. Not thread-safe.
+class ChangeWatch {
+ public:
+  virtual ~ChangeWatch() = default;
+  // Returns when something changed or timeout_ms passed (-1: no timeout).
+  virtual Status Wait(int timeout_ms) = 0;
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual Status CreateStream(const std::string& name, int shard_count, int retention_hours) = 0;
+  virtual Status DeleteStream(const std::string& name) = 0;
+  virtual Result<std::vector<std::string>> ListStreams() = 0;
+  virtual Result<StreamDescription> DescribeStream(const std::string& name) = 0;
+  virtual Status SetRetention(const std::string& name, int hours) = 0;
+  virtual Result<std::unique_ptr<StreamWriter>> OpenWriter(const std::string& name,
+                                                           SyncMode sync) = 0;
+  virtual Result<std::unique_ptr<ShardCursor>> OpenCursor(const std::string& name,
+                                                          uint64_t shard_index,
+                                                          const StartPosition& start) = 0;
+  // Watch before reading, then Wait after catching up: no change is missed.
+  virtual Result<std::unique_ptr<ChangeWatch>> Watch(const std::string& name) = 0;
+  // Resharding: closes the parent shard(s) and opens children atomically.
+  virtual Status SplitShard(const std::string& name, uint64_t shard_index,
+                            uint128 new_starting_hash_key) = 0;
+  virtual Status MergeShards(const std::string& name, uint64_t shard_index,
+                             uint64_t adjacent_shard_index) = 0;
+};
+
+}  // namespace kstream

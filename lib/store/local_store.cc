@@ -1,0 +1,293 @@
+#include "store/local_store.h"
+
+#include <unistd.h>
+
+#include <cstdlib>
+#include <functional>
+
+#include "core/text.h"
+#include "store/local_internal.h"
+#include "store/shard_files.h"
+
+namespace kstream {
+
+std::string DefaultStoreRoot() {
+  if (const char* home = std::getenv("KSTREAM_HOME"); home && *home) return home;
+  if (const char* xdg = std::getenv("XDG_DATA_HOME"); xdg && *xdg) return JoinPath(xdg, "kstream");
+  const char* home = std::getenv("HOME");
+  return JoinPath(JoinPath(home && *home ? home : ".", ".local/share"), "kstream");
+}
+
+Result<SyncMode> ParseSyncMode(std::string_view t) {
+  if (t == "always") return SyncMode::kAlways;
+  if (t == "batch") return SyncMode::kBatch;
+  if (t == "never") return SyncMode::kNever;
+  return Status::InvalidArgument("invalid sync mode '" + std::string(t) +
+                                 "' (use always, batch or never)");
+}
+
+Result<IteratorType> ParseIteratorType(std::string_view t) {
+  for (auto type : {IteratorType::kTrimHorizon, IteratorType::kLatest,
+                    IteratorType::kAtSequenceNumber, IteratorType::kAfterSequenceNumber,
+                    IteratorType::kAtTimestamp})
+    if (t == IteratorTypeName(type)) return type;
+  return Status::InvalidArgument(
+      "invalid iterator type '" + std::string(t) +
+      "' (use TRIM_HORIZON, LATEST, AT_SEQUENCE_NUMBER, AFTER_SEQUENCE_NUMBER or AT_TIMESTAMP)");
+}
+
+std::string_view IteratorTypeName(IteratorType t) {
+  switch (t) {
+    case IteratorType::kTrimHorizon: return "TRIM_HORIZON";
+    case IteratorType::kLatest: return "LATEST";
+    case IteratorType::kAtSequenceNumber: return "AT_SEQUENCE_NUMBER";
+    case IteratorType::kAfterSequenceNumber: return "AFTER_SEQUENCE_NUMBER";
+    case IteratorType::kAtTimestamp: return "AT_TIMESTAMP";
+  }
+  return "?";
+}
+
+std::string LocalStore::StreamDir(const std::string& name) const {
+  return JoinPath(JoinPath(root_, "streams"), name);
+}
+
+std::string LocalStore::ShardDir(const std::string& name, uint64_t shard_index) const {
+  return JoinPath(JoinPath(StreamDir(name), "shards"), ShardIdFor(shard_index));
+}
+
+SegmentPolicy LocalStore::PolicyFor(const StreamMeta& meta) const {
+  SegmentPolicy p;
+  p.max_segment_bytes = max_segment_bytes_;
+  p.retention_ms = int64_t(meta.retention_hours) * 3600 * 1000;
+  return p;
+}
+
+Result<StreamMeta> LocalStore::ReadMeta(const std::string& name) {
+  KS_RETURN_IF_ERROR(ValidateStreamName(name));
+  const std::string path = JoinPath(StreamDir(name), "stream.json");
+  auto text = env_->ReadWholeFile(path);
+  if (!text.ok()) {
+    if (text.status().code() == StatusCode::kNotFound)
+      return Status::NotFound("stream '" + name + "' does not exist (create it with: kstream create " +
+                              name + ")");
+    return text.status();
+  }
+  return DecodeStreamMeta(*text, path);
+}
+
+Status LocalStore::CreateStream(const std::string& name, int shard_count, int retention_hours) {
+  KS_RETURN_IF_ERROR(ValidateStreamName(name));
+  if (shard_count < 1 || shard_count > 10000)
+    return Status::InvalidArgument("shard count must be between 1 and 10000");
+  if (retention_hours < kMinRetentionHours || retention_hours > kMaxRetentionHours)
+    return Status::InvalidArgument("retention must be between 24 and 8760 hours");
+  const std::string streams = JoinPath(root_, "streams");
+  KS_RETURN_IF_ERROR(env_->CreateDir(streams));
+  if (env_->Exists(StreamDir(name)))
+    return Status::AlreadyExists("stream '" + name + "' already exists");
+
+  // Build the stream in a hidden directory, then rename it into place: a
+  // crash never leaves a half-created stream under its real name.
+  const std::string tmp = JoinPath(streams, ".creating-" + name + "-" + std::to_string(getpid()));
+  (void)env_->RemoveTree(tmp);
+  StreamMeta meta;
+  meta.name = name;
+  meta.created_ms = env_->NowMillis();
+  meta.retention_hours = retention_hours;
+  meta.shards = UniformShards(shard_count, 0, meta.created_ms);
+  meta.next_shard_index = uint64_t(shard_count);
+  Status s = env_->CreateDir(JoinPath(tmp, "shards"));
+  for (const auto& shard : meta.shards) {
+    if (!s.ok()) break;
+    s = env_->CreateDir(JoinPath(JoinPath(tmp, "shards"), shard.id()));
+  }
+  if (s.ok()) s = env_->WriteFileAtomic(JoinPath(tmp, "stream.json"), EncodeStreamMeta(meta));
+  if (s.ok()) s = env_->SyncDir(JoinPath(tmp, "shards"));
+  if (s.ok()) {
+    s = env_->Rename(tmp, StreamDir(name));
+    if (!s.ok() && env_->Exists(StreamDir(name)))
+      s = Status::AlreadyExists("stream '" + name + "' already exists");
+  }
+  if (s.ok()) return env_->SyncDir(streams);
+  (void)env_->RemoveTree(tmp);
+  return s;
+}
+
+Status LocalStore::DeleteStream(const std::string& name) {
+  KS_RETURN_IF_ERROR(ReadMeta(name).status());
+  // Rename first so the stream disappears at once for everyone; writers that
+  // still hold its files see them unlinked and stop with an error.
+  const std::string doomed = JoinPath(JoinPath(root_, "streams"),
+                                      ".deleting-" + name + "-" + std::to_string(getpid()));
+  KS_RETURN_IF_ERROR(env_->Rename(StreamDir(name), doomed));
+  KS_RETURN_IF_ERROR(env_->SyncDir(JoinPath(root_, "streams")));
+  return env_->RemoveTree(doomed);
+}
+
+Result<std::vector<std::string>> LocalStore::ListStreams() {
+  auto names = env_->ListDir(JoinPath(root_, "streams"));
+  if (!names.ok()) {
+    if (names.status().code() == StatusCode::kNotFound) return std::vector<std::string>{};
+    return names.status();
+  }
+  std::vector<std::string> out;
+  for (auto& n : *names)
+    if (!n.empty() && n[0] != '.' && env_->Exists(JoinPath(StreamDir(n), "stream.json")))
+      out.push_back(std::move(n));
+  return out;
+}
+
+Result<StreamDescription> LocalStore::DescribeStream(const std::string& name) {
+  StreamDescription d;
+  KS_ASSIGN_OR_RETURN(d.meta, ReadMeta(name));
+  for (const auto& shard : d.meta.shards) {
+    KS_ASSIGN_OR_RETURN(ShardStats st, ComputeShardStats(env_, ShardDir(name, shard.index),
+                                                         shard.index));
+    d.stats.push_back(st);
+  }
+  return d;
+}
+
+Status LocalStore::ModifyMeta(const std::string& name,
+                              const std::function<Status(StreamMeta&)>& change) {
+  KS_RETURN_IF_ERROR(ValidateStreamName(name));
+  KS_ASSIGN_OR_RETURN(auto lock, env_->OpenLockFile(JoinPath(StreamDir(name), "stream.lock")));
+  LockGuard guard;
+  KS_RETURN_IF_ERROR(guard.Acquire(lock.get()));
+  KS_ASSIGN_OR_RETURN(StreamMeta meta, ReadMeta(name));
+  KS_RETURN_IF_ERROR(change(meta));
+  KS_RETURN_IF_ERROR(CheckOpenShardsTile(meta));
+  return env_->WriteFileAtomic(JoinPath(StreamDir(name), "stream.json"), EncodeStreamMeta(meta));
+}
+
+Status LocalStore::SetRetention(const std::string& name, int hours) {
+  if (hours < kMinRetentionHours || hours > kMaxRetentionHours)
+    return Status::InvalidArgument("retention must be between 24 and 8760 hours");
+  KS_RETURN_IF_ERROR(ModifyMeta(name, [&](StreamMeta& m) {
+    m.retention_hours = hours;
+    return Status::Ok();
+  }));
+  return TrimStream(name);
+}
+
+Status LocalStore::TrimStream(const std::string& name) {
+  KS_ASSIGN_OR_RETURN(StreamMeta meta, ReadMeta(name));
+  for (const auto& shard : meta.shards)
+    TrimShardSegments(env_, ShardDir(name, shard.index), PolicyFor(meta).retention_ms);
+  return Status::Ok();
+}
+
+Status LocalStore::CreateChildDirs(const std::string& name, const StreamMeta& meta, int count) {
+  for (int i = 0; i < count; ++i)
+    KS_RETURN_IF_ERROR(env_->CreateDir(ShardDir(name, meta.next_shard_index + uint64_t(i))));
+  return env_->SyncDir(JoinPath(StreamDir(name), "shards"));
+}
+
+Status LocalStore::SplitShard(const std::string& name, uint64_t shard_index, uint128 at) {
+  return ModifyMeta(name, [&](StreamMeta& m) -> Status {
+    auto* parent = const_cast<ShardMeta*>(m.FindShard(shard_index));
+    if (!parent) return Status::NotFound("shard " + ShardIdFor(shard_index) + " does not exist");
+    if (!parent->is_open())
+      return Status::FailedPrecondition("shard " + parent->id() +
+                                        " is closed (already split or merged)");
+    if (!(at > parent->start_hash + 1 && at < parent->end_hash))
+      return Status::InvalidArgument("new starting hash key " + ToDecimal(at) +
+                                     " must be greater than one plus the shard's starting hash "
+                                     "key and less than its ending hash key");
+    KS_RETURN_IF_ERROR(CreateChildDirs(name, m, 2));
+    // Seal before recording: a writer holding the old map then finds the seal
+    // and reloads. A crash between the two is undone by ReloadAfterSeal.
+    KS_ASSIGN_OR_RETURN(auto writer, ShardWriter::Open(env_, ShardDir(name, shard_index),
+                                                       PolicyFor(m)));
+    KS_ASSIGN_OR_RETURN(uint64_t ending, writer->Seal());
+    const int64_t now = env_->NowMillis();
+    ShardMeta low, high;
+    low.index = m.next_shard_index;
+    high.index = m.next_shard_index + 1;
+    low.start_hash = parent->start_hash;
+    low.end_hash = at - 1;
+    high.start_hash = at;
+    high.end_hash = parent->end_hash;
+    low.parent = high.parent = shard_index;
+    low.created_ms = high.created_ms = now;
+    parent->closed_ms = now;
+    parent->ending_counter = ending;
+    m.shards.push_back(low);
+    m.shards.push_back(high);
+    m.next_shard_index += 2;
+    return Status::Ok();
+  });
+}
+
+Status LocalStore::MergeShards(const std::string& name, uint64_t a_index, uint64_t b_index) {
+  return ModifyMeta(name, [&](StreamMeta& m) -> Status {
+    auto* a = const_cast<ShardMeta*>(m.FindShard(a_index));
+    auto* b = const_cast<ShardMeta*>(m.FindShard(b_index));
+    if (!a || !b)
+      return Status::NotFound("shard " + ShardIdFor(a ? b_index : a_index) + " does not exist");
+    if (!a->is_open() || !b->is_open() || a_index == b_index ||
+        !(a->end_hash + 1 == b->start_hash || b->end_hash + 1 == a->start_hash))
+      return Status::InvalidArgument("shards " + a->id() + " and " + b->id() +
+                                     " are not an adjacent pair of open shards eligible for merging");
+    KS_RETURN_IF_ERROR(CreateChildDirs(name, m, 1));
+    uint64_t ending[2];
+    const uint64_t parents[2] = {a_index, b_index};
+    for (int i = 0; i < 2; ++i) {
+      KS_ASSIGN_OR_RETURN(auto writer, ShardWriter::Open(env_, ShardDir(name, parents[i]),
+                                                         PolicyFor(m)));
+      KS_ASSIGN_OR_RETURN(ending[i], writer->Seal());
+    }
+    const int64_t now = env_->NowMillis();
+    ShardMeta child;
+    child.index = m.next_shard_index++;
+    child.start_hash = std::min(a->start_hash, b->start_hash);
+    child.end_hash = std::max(a->end_hash, b->end_hash);
+    child.parent = a_index;
+    child.adjacent_parent = b_index;
+    child.created_ms = now;
+    a->closed_ms = b->closed_ms = now;
+    a->ending_counter = ending[0];
+    b->ending_counter = ending[1];
+    m.shards.push_back(child);
+    return Status::Ok();
+  });
+}
+
+Result<StreamMeta> LocalStore::ReloadAfterSeal(const std::string& name, uint64_t shard_index) {
+  KS_ASSIGN_OR_RETURN(auto lock, env_->OpenLockFile(JoinPath(StreamDir(name), "stream.lock")));
+  LockGuard guard;
+  KS_RETURN_IF_ERROR(guard.Acquire(lock.get()));
+  KS_ASSIGN_OR_RETURN(StreamMeta meta, ReadMeta(name));
+  const ShardMeta* shard = meta.FindShard(shard_index);
+  if (shard && shard->is_open()) {
+    // Sealed on disk but open in the metadata, with the stream lock free: a
+    // reshard died between the two steps. Undo the seal.
+    KS_ASSIGN_OR_RETURN(auto writer, ShardWriter::Open(env_, ShardDir(name, shard_index),
+                                                       PolicyFor(meta)));
+    KS_RETURN_IF_ERROR(writer->Unseal());
+  }
+  return meta;
+}
+
+Result<std::unique_ptr<StreamWriter>> LocalStore::OpenWriter(const std::string& name,
+                                                             SyncMode sync) {
+  KS_ASSIGN_OR_RETURN(StreamMeta meta, ReadMeta(name));
+  return NewLocalStreamWriter(this, name, std::move(meta), sync);
+}
+
+Result<std::unique_ptr<ShardCursor>> LocalStore::OpenCursor(const std::string& name,
+                                                            uint64_t shard_index,
+                                                            const StartPosition& start) {
+  KS_ASSIGN_OR_RETURN(StreamMeta meta, ReadMeta(name));
+  if (!meta.FindShard(shard_index))
+    return Status::NotFound("shard " + ShardIdFor(shard_index) + " does not exist in stream '" +
+                            name + "'");
+  return NewLocalShardCursor(env_, ShardDir(name, shard_index), shard_index, start);
+}
+
+Result<std::unique_ptr<ChangeWatch>> LocalStore::Watch(const std::string& name) {
+  KS_RETURN_IF_ERROR(ReadMeta(name).status());
+  return NewInotifyWatch(StreamDir(name));
+}
+
+}  // namespace kstream

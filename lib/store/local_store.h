@@ -1,0 +1,63 @@
+// LocalStore: the embedded, file-backed store (see FORMAT.md), implementing
+// Backend. Safe to use from many processes at once: metadata changes hold the
+// stream lock, appends hold the shard lock, readers hold nothing.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "core/env.h"
+#include "store/backend.h"
+#include "store/shard_writer.h"
+
+namespace kstream {
+
+// $KSTREAM_HOME, else $XDG_DATA_HOME/kstream, else ~/.local/share/kstream.
+std::string DefaultStoreRoot();
+
+class LocalStore final : public Backend {
+ public:
+  LocalStore(Env* env, std::string root) : env_(env), root_(std::move(root)) {}
+
+  Status CreateStream(const std::string& name, int shard_count, int retention_hours) override;
+  Status DeleteStream(const std::string& name) override;
+  Result<std::vector<std::string>> ListStreams() override;
+  Result<StreamDescription> DescribeStream(const std::string& name) override;
+  Status SetRetention(const std::string& name, int hours) override;
+  Result<std::unique_ptr<StreamWriter>> OpenWriter(const std::string& name, SyncMode sync) override;
+  Result<std::unique_ptr<ShardCursor>> OpenCursor(const std::string& name, uint64_t shard_index,
+                                                  const StartPosition& start) override;
+  Result<std::unique_ptr<ChangeWatch>> Watch(const std::string& name) override;
+  Status SplitShard(const std::string& name, uint64_t shard_index,
+                    uint128 new_starting_hash_key) override;
+  Status MergeShards(const std::string& name, uint64_t shard_index,
+                     uint64_t adjacent_shard_index) override;
+
+  // Removes segments that fell out of retention in every shard of the stream.
+  Status TrimStream(const std::string& name);
+
+  // For the writer and tests.
+  Env* env() const { return env_; }
+  const std::string& root() const { return root_; }
+  std::string StreamDir(const std::string& name) const;
+  std::string ShardDir(const std::string& name, uint64_t shard_index) const;
+  Result<StreamMeta> ReadMeta(const std::string& name);
+  SegmentPolicy PolicyFor(const StreamMeta& meta) const;
+  // A writer found `shard_index` sealed: reloads the metadata, repairing an
+  // interrupted reshard (sealed shard still open in the metadata) first.
+  Result<StreamMeta> ReloadAfterSeal(const std::string& name, uint64_t shard_index);
+  // Segment size limit; tests lower it to exercise rolling.
+  void set_max_segment_bytes(uint64_t bytes) { max_segment_bytes_ = bytes; }
+
+ private:
+  Status ModifyMeta(const std::string& name, const std::function<Status(StreamMeta&)>& change);
+  Status CreateChildDirs(const std::string& name, const StreamMeta& meta, int count);
+
+  Env* env_;
+  std::string root_;
+  uint64_t max_segment_bytes_ = 64ull << 20;
+};
+
+}  // namespace kstream

@@ -1,0 +1,55 @@
+// Stream metadata: the shard map, lineage and retention, kept in
+// streams/<name>/stream.json and replaced atomically on every change.
+#pragma once
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "core/hash_key.h"
+#include "core/status.h"
+
+namespace kstream {
+
+inline constexpr int kMinRetentionHours = 24;
+inline constexpr int kMaxRetentionHours = 8760;
+
+struct ShardMeta {
+  uint64_t index = 0;
+  uint128 start_hash = 0;
+  uint128 end_hash = kMaxHashKey;
+  std::optional<uint64_t> parent;
+  std::optional<uint64_t> adjacent_parent;
+  int64_t created_ms = 0;
+  std::optional<int64_t> closed_ms;           // set when resharding closed it
+  std::optional<uint64_t> ending_counter;     // the last counter, once closed
+
+  bool is_open() const { return !closed_ms.has_value(); }
+  std::string id() const;
+  uint128 starting_sequence() const { return MakeSequenceNumber(index, 0); }
+};
+
+struct StreamMeta {
+  std::string name;
+  int64_t created_ms = 0;
+  int retention_hours = 24;
+  uint64_t next_shard_index = 0;
+  std::vector<ShardMeta> shards;  // in index order
+
+  const ShardMeta* FindShard(uint64_t index) const;
+  std::vector<const ShardMeta*> OpenShards() const;  // by starting hash key
+};
+
+// N shards with even ranges: step = floor(2^128 / N), the last ends at 2^128-1
+// (the split AWS itself produces).
+std::vector<ShardMeta> UniformShards(int count, uint64_t first_index, int64_t created_ms);
+
+// Checks that the open shards tile 0 .. 2^128-1 with no gap and no overlap.
+Status CheckOpenShardsTile(const StreamMeta& meta);
+
+std::string EncodeStreamMeta(const StreamMeta& meta);
+Result<StreamMeta> DecodeStreamMeta(std::string_view json, const std::string& path);
+
+}  // namespace kstream
