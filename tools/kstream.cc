@@ -1,1 +1,121 @@
-int main(){return 0;}
+// kstream: stream administration (create, list, describe, delete, retention)
+// and git-style dispatch: `kstream put ...` runs `kstream-put ...`.
+#include <unistd.h>
+
+#include <cstring>
+#include <filesystem>
+#include <iostream>
+
+#include "cli/admin.h"
+#include "cli/tool.h"
+#include "core/text.h"
+#include "store/local_store.h"
+
+using namespace kstream;
+
+namespace {
+
+constexpr char kTool[] = "kstream";
+constexpr char kExamples[] = R"(Examples:
+  kstream create logs --shards 4
+  kstream list
+  kstream describe logs --json
+  kstream retention logs 48
+  kstream delete logs
+  kstream put logs < lines.txt      # runs kstream-put
+  kstream get logs --follow         # runs kstream-get
+)";
+
+// Runs kstream-<command> from beside this binary, else from PATH.
+int Dispatch(const std::string& command, int argc, char** argv) {
+  const std::string name = std::string("kstream-") + command;
+  std::error_code ec;
+  auto self = std::filesystem::read_symlink("/proc/self/exe", ec);
+  std::vector<char*> args;
+  args.push_back(const_cast<char*>(name.c_str()));
+  for (int i = 2; i < argc; ++i) args.push_back(argv[i]);
+  args.push_back(nullptr);
+  if (!ec) {
+    const std::string beside = (self.parent_path() / name).string();
+    if (access(beside.c_str(), X_OK) == 0) execv(beside.c_str(), args.data());
+  }
+  execvp(name.c_str(), args.data());
+  std::cerr << kTool << ": '" << command << "' is not a kstream command (no " << name
+            << " found). See 'kstream --help'.\n";
+  return cli::kExitUsage;
+}
+
+bool IsBuiltin(const std::string& c) {
+  return c == "create" || c == "list" || c == "describe" || c == "delete" || c == "retention" ||
+         c == "help";
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  // Dispatch before parsing: the other tool owns the rest of the arguments.
+  if (argc > 1 && argv[1][0] != '-' && !IsBuiltin(argv[1])) return Dispatch(argv[1], argc, argv);
+
+  CLI::App app{"Manage kstream streams. Other tools: kstream put, kstream get, ...", kTool};
+  app.footer(kExamples);
+  app.require_subcommand(1);
+  cli::CommonOptions common;
+  cli::AddCommonOptions(app, common, kTool);
+  cli::AdminOptions a;
+
+  auto* create = app.add_subcommand("create", "Create a stream");
+  create->add_option("name", a.name, "Stream name")->required();
+  create->add_option("--shards", a.shards, "Number of shards")
+      ->check(CLI::Range(1, 10000))
+      ->capture_default_str();
+  create->add_option("--retention", a.retention_hours, "Retention period in hours (24-8760)")
+      ->check(CLI::Range(24, 8760))
+      ->capture_default_str();
+
+  auto* list = app.add_subcommand("list", "List streams");
+  list->add_flag("--json", a.json, "Print {\"StreamNames\": [...]}");
+
+  auto* describe = app.add_subcommand("describe", "Show a stream's shards and figures");
+  describe->add_option("name", a.name, "Stream name")->required();
+  describe->add_flag("--json", a.json, "Print the shape of aws kinesis describe-stream");
+
+  auto* del = app.add_subcommand("delete", "Delete a stream and all its records");
+  del->add_option("name", a.name, "Stream name")->required();
+
+  auto* retention = app.add_subcommand("retention", "Set a stream's retention period");
+  retention->add_option("name", a.name, "Stream name")->required();
+  retention->add_option("hours", a.retention_hours, "Hours (24-8760)")
+      ->required()
+      ->check(CLI::Range(24, 8760));
+
+  std::string help_topic;
+  auto* help = app.add_subcommand("help", "Show help for a command");
+  help->add_option("command", help_topic, "Command");
+
+  if (int rc = cli::Parse(app, argc, argv, kTool); rc >= 0) return rc;
+  if (help->parsed()) {
+    if (help_topic.empty()) {
+      std::cout << app.help();
+      return cli::kExitOk;
+    }
+    if (IsBuiltin(help_topic)) {
+      std::cout << app.get_subcommand(help_topic)->help();
+      return cli::kExitOk;
+    }
+    char flag[] = "--help";
+    char* args[] = {argv[0], help_topic.data(), flag, nullptr};
+    return Dispatch(help_topic, 3, args);
+  }
+
+  if (!a.name.empty())
+    if (Status s = ValidateStreamName(a.name); !s.ok()) return cli::UsageError(kTool, s.message());
+  LocalStore store(Env::Default(), common.StoreRoot());
+  Status s;
+  if (create->parsed()) s = cli::CreateStream(store, a, common.quiet);
+  else if (list->parsed()) s = cli::ListStreams(store, a);
+  else if (describe->parsed()) s = cli::DescribeStream(store, a);
+  else if (del->parsed()) s = cli::DeleteStream(store, a, common.quiet);
+  else if (retention->parsed()) s = cli::SetRetention(store, a, common.quiet);
+  if (!s.ok()) return cli::Fail(kTool, s);
+  return cli::kExitOk;
+}

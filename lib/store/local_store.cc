@@ -151,9 +151,14 @@ Result<StreamDescription> LocalStore::DescribeStream(const std::string& name) {
 Status LocalStore::ModifyMeta(const std::string& name,
                               const std::function<Status(StreamMeta&)>& change) {
   KS_RETURN_IF_ERROR(ValidateStreamName(name));
-  KS_ASSIGN_OR_RETURN(auto lock, env_->OpenLockFile(JoinPath(StreamDir(name), "stream.lock")));
+  auto lock = env_->OpenLockFile(JoinPath(StreamDir(name), "stream.lock"));
+  if (!lock.ok()) {
+    // A missing stream directory: report it as ReadMeta does, with the hint.
+    KS_RETURN_IF_ERROR(ReadMeta(name).status());
+    return lock.status();
+  }
   LockGuard guard;
-  KS_RETURN_IF_ERROR(guard.Acquire(lock.get()));
+  KS_RETURN_IF_ERROR(guard.Acquire(lock->get()));
   KS_ASSIGN_OR_RETURN(StreamMeta meta, ReadMeta(name));
   KS_RETURN_IF_ERROR(change(meta));
   KS_RETURN_IF_ERROR(CheckOpenShardsTile(meta));
@@ -225,8 +230,12 @@ Status LocalStore::MergeShards(const std::string& name, uint64_t a_index, uint64
     auto* b = const_cast<ShardMeta*>(m.FindShard(b_index));
     if (!a || !b)
       return Status::NotFound("shard " + ShardIdFor(a ? b_index : a_index) + " does not exist");
-    if (!a->is_open() || !b->is_open() || a_index == b_index ||
-        !(a->end_hash + 1 == b->start_hash || b->end_hash + 1 == a->start_hash))
+    // Adjacent means one ends right below where the other starts; the shard
+    // ending at 2^128-1 has no upper neighbour (end + 1 would wrap to 0).
+    auto below = [](const ShardMeta* lo, const ShardMeta* hi) {
+      return lo->end_hash != kMaxHashKey && lo->end_hash + 1 == hi->start_hash;
+    };
+    if (!a->is_open() || !b->is_open() || a_index == b_index || !(below(a, b) || below(b, a)))
       return Status::InvalidArgument("shards " + a->id() + " and " + b->id() +
                                      " are not an adjacent pair of open shards eligible for merging");
     KS_RETURN_IF_ERROR(CreateChildDirs(name, m, 1));

@@ -1,0 +1,71 @@
+#include "cli/tool.h"
+
+#include <signal.h>
+
+#include <cstring>
+#include <iostream>
+
+#include "store/local_store.h"
+
+namespace kstream::cli {
+
+namespace {
+volatile bool* g_stop_flag = nullptr;
+void OnStopSignal(int) {
+  if (g_stop_flag) *g_stop_flag = true;
+}
+}  // namespace
+
+std::string CommonOptions::StoreRoot() const { return home.empty() ? DefaultStoreRoot() : home; }
+
+void AddCommonOptions(CLI::App& app, CommonOptions& common, const std::string& tool) {
+  app.add_option("--home", common.home,
+                 "Store directory (default: $KSTREAM_HOME, else $XDG_DATA_HOME/kstream, "
+                 "else ~/.local/share/kstream)")
+      ->type_name("DIR");
+  app.add_flag("-q,--quiet", common.quiet, "Print nothing on stderr but errors");
+  app.add_flag("-v,--verbose", common.verbose, "Print a summary on stderr");
+  app.set_version_flag("--version", tool + " " + KSTREAM_VERSION, "Print the version and exit");
+}
+
+int Parse(CLI::App& app, int argc, char** argv, const std::string& tool) {
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp&) {
+    std::cout << app.help();
+    return kExitOk;
+  } catch (const CLI::CallForVersion& v) {
+    std::cout << v.what() << "\n";
+    return kExitOk;
+  } catch (const CLI::ParseError& e) {
+    std::cerr << tool << ": " << e.what() << "\n"
+              << "Try '" << tool << " --help' for more information.\n";
+    return kExitUsage;
+  }
+  return -1;
+}
+
+int Fail(const std::string& tool, const Status& status) {
+  std::cerr << tool << ": error: " << status.message() << "\n";
+  return kExitFailure;
+}
+
+int UsageError(const std::string& tool, const std::string& message) {
+  std::cerr << tool << ": " << message << "\n"
+            << "Try '" << tool << " --help' for more information.\n";
+  return kExitUsage;
+}
+
+void InstallStopHandlers(volatile bool* flag) {
+  g_stop_flag = flag;
+  struct sigaction sa;
+  std::memset(&sa, 0, sizeof(sa));
+  sa.sa_handler = OnStopSignal;
+  sigemptyset(&sa.sa_mask);
+  sa.sa_flags = 0;  // no SA_RESTART: a blocking read returns EINTR and sees the flag
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+  signal(SIGPIPE, SIG_IGN);
+}
+
+}  // namespace kstream::cli

@@ -1,0 +1,41 @@
+// What every kstream tool's main shares: the store location, error messages
+// and exit codes, signal handling, and CLI11 parsing with usage exit code 2.
+#pragma once
+
+#include <CLI/CLI.hpp>
+
+#include <string>
+
+#include "core/status.h"
+
+namespace kstream::cli {
+
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitFailure = 1;
+inline constexpr int kExitUsage = 2;
+
+// Options every tool has.
+struct CommonOptions {
+  std::string home;  // --home; empty: DefaultStoreRoot()
+  bool quiet = false;
+  bool verbose = false;
+  std::string StoreRoot() const;
+};
+
+// Adds --home, --quiet, --verbose and --version to app.
+void AddCommonOptions(CLI::App& app, CommonOptions& common, const std::string& tool);
+
+// Parses argv. Returns -1 to go on, or the exit code to return (0 after
+// --help/--version, 2 after a usage error, with a short hint on stderr).
+int Parse(CLI::App& app, int argc, char** argv, const std::string& tool);
+
+// "tool: error: message" on stderr; returns the exit code for status.
+int Fail(const std::string& tool, const Status& status);
+// A usage error found after parsing (conflicting flags): message, exit 2.
+int UsageError(const std::string& tool, const std::string& message);
+
+// SIGINT and SIGTERM set *flag (and interrupt blocking reads); SIGPIPE is
+// ignored so a closed stdout shows up as EPIPE and ends a reader quietly.
+void InstallStopHandlers(volatile bool* flag);
+
+}  // namespace kstream::cli

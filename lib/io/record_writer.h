@@ -1,0 +1,51 @@
+// RecordWriter: formats records for stdout (lines, NUL-terminated, or the
+// Kinesis-shaped JSON envelope) into a large buffer, written with few calls.
+#pragma once
+
+#include <string>
+
+#include "store/backend.h"
+
+namespace kstream {
+
+enum class OutputFormat { kLines, kNull, kJson };
+
+class RecordWriter {
+ public:
+  RecordWriter(int fd, OutputFormat format) : fd_(fd), format_(format) { buf_.reserve(kFlushAt * 2); }
+
+  // False once the reader of the pipe went away (EPIPE): stop quietly.
+  bool Write(uint64_t shard_index, const RecordBatch::Record& r) {
+    switch (format_) {
+      case OutputFormat::kLines:
+        buf_.append(r.data);
+        buf_ += '\n';
+        break;
+      case OutputFormat::kNull:
+        buf_.append(r.data);
+        buf_ += '\0';
+        break;
+      case OutputFormat::kJson:
+        AppendEnvelope(shard_index, r);
+        break;
+    }
+    if (buf_.size() >= kFlushAt) return Flush().ok() && !closed_;
+    return !closed_;
+  }
+  // Writes out what is buffered. An EPIPE sets closed() and returns ok.
+  Status Flush();
+  bool closed() const { return closed_; }
+  // Raw text (e.g. put results), buffered with the rest.
+  void Append(std::string_view text) { buf_.append(text); }
+  size_t buffered() const { return buf_.size(); }
+
+ private:
+  static constexpr size_t kFlushAt = 256 * 1024;
+  void AppendEnvelope(uint64_t shard_index, const RecordBatch::Record& r);
+  int fd_;
+  OutputFormat format_;
+  std::string buf_;
+  bool closed_ = false;
+};
+
+}  // namespace kstream
