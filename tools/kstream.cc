@@ -59,6 +59,7 @@ int main(int argc, char** argv) {
   CLI::App app{"Manage kstream streams. Other tools: kstream put, kstream get, ...", kTool};
   app.footer(kExamples);
   app.require_subcommand(1);
+  app.fallthrough();  // --home, -q and -v also after the command
   cli::CommonOptions common;
   cli::AddCommonOptions(app, common, kTool);
   cli::AdminOptions a;
