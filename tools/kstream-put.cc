@@ -108,6 +108,11 @@ int main(int argc, char** argv) {
     std::cerr << kTool << ": " << stats.records << " records, " << stats.bytes << " bytes to '"
               << stream << "' in " << secs << " s\n";
   }
-  if (!s.ok()) return cli::Fail(kTool, s);
+  if (!s.ok()) {
+    cli::Fail(kTool, s);
+    if (!common.quiet)
+      std::cerr << kTool << ": " << stats.records << " record(s) before it were written\n";
+    return cli::kExitFailure;
+  }
   return cli::kExitOk;
 }

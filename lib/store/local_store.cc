@@ -281,6 +281,9 @@ Result<StreamMeta> LocalStore::ReloadAfterSeal(const std::string& name, uint64_t
 Result<std::unique_ptr<StreamWriter>> LocalStore::OpenWriter(const std::string& name,
                                                              SyncMode sync) {
   KS_ASSIGN_OR_RETURN(StreamMeta meta, ReadMeta(name));
+  // Writers also roll and trim as they go; this covers streams idle since.
+  for (const auto& shard : meta.shards)
+    TrimShardSegments(env_, ShardDir(name, shard.index), PolicyFor(meta).retention_ms);
   return NewLocalStreamWriter(this, name, std::move(meta), sync);
 }
 

@@ -198,7 +198,13 @@ Result<SegmentReader::Next> SegmentReader::Read(Frame& frame) {
       const size_t total = kFrameHeaderSize + len + kFrameTrailerSize;
       KS_ASSIGN_OR_RETURN(avail, Fill(total));
       p = buf_.data() + (offset_ - buf_offset_);
-      if (avail < total) return Next::kEndOfData;  // still being written, or torn
+      if (avail < total) {
+        // Runs past the end of the file: a write in progress or a torn tail,
+        // unless a good frame follows (then the length field is damaged).
+        KS_ASSIGN_OR_RETURN(bool found, Resync(last_counter_));
+        if (!found) return Next::kEndOfData;
+        continue;
+      }
     }
     DecodeResult r = DecodeFrame(std::string_view(p, avail), frame);
     const bool in_order = frame.type == FrameType::kRecord ? frame.counter > last_counter_
@@ -225,7 +231,7 @@ Result<bool> SegmentReader::Resync(uint64_t last_counter) {
   Frame f;
   for (size_t i = 1; i + kFrameOverhead <= avail; ++i) {
     if (DecodeFrame(std::string_view(p + i, avail - i), f) == DecodeResult::kOk &&
-        f.counter > last_counter) {
+        (f.type == FrameType::kRecord ? f.counter > last_counter : f.counter >= last_counter)) {
       corrupt_frames_++;
       skipped_bytes_ += i;
       offset_ += i;
