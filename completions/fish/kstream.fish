@@ -1,0 +1,211 @@
+# fish completion for kstream, kstream-put and kstream-get.
+#
+# Install as ~/.config/fish/completions/kstream.fish (or under
+# /usr/share/fish/vendor_completions.d/) with copies or symlinks named
+# kstream-put.fish and kstream-get.fish: fish loads completions by command name.
+
+# Options that take a value, as the next token or after '='.
+set -g __kstream_arg_opts --home -k --partition-key -K --key-field -E --explicit-hash-key \
+    --sync --linger --batch-records -s --shard -i --iterator --sequence-number --timestamp \
+    -n --limit --shards --retention
+
+# Prints the positional arguments of the command line so far (options and
+# their values left out). For "kstream put logs" that is "put" and "logs".
+function __kstream_positionals
+    set -l tokens (commandline -opc)
+    set -e tokens[1]
+    set -l skip 0
+    set -l dashdash 0
+    for t in $tokens
+        if test $skip -eq 1
+            set skip 0
+        else if test $dashdash -eq 1
+            echo $t
+        else if test "$t" = --
+            set dashdash 1
+        else if string match -q -- '-?*' $t
+            contains -- $t $__kstream_arg_opts; and set skip 1
+        else
+            echo $t
+        end
+    end
+end
+
+# The tool being completed: put, get, or for kstream its command (empty
+# while none is given).
+function __kstream_tool
+    set -l cmd (string replace -r '.*/' '' -- (commandline -opc)[1])
+    switch $cmd
+        case kstream-put
+            echo put
+        case kstream-get
+            echo get
+        case '*'
+            set -l pos (__kstream_positionals)
+            test (count $pos) -ge 1; and echo $pos[1]
+    end
+end
+
+# True when the tool is one of the arguments.
+function __kstream_is
+    set -l tool (__kstream_tool)
+    test -n "$tool"; and contains -- $tool $argv
+end
+
+# True when kstream has no command yet.
+function __kstream_no_command
+    set -l tool (__kstream_tool)
+    test -z "$tool"
+end
+
+# The arguments after the tool's own name (for "kstream put logs": "logs").
+function __kstream_args
+    set -l pos (__kstream_positionals)
+    set -l cmd (string replace -r '.*/' '' -- (commandline -opc)[1])
+    test "$cmd" = kstream; and set -e pos[1]
+    for p in $pos
+        echo $p
+    end
+end
+
+# True when the tool has fewer than $argv[1] arguments (and the word being
+# completed is not an option).
+function __kstream_nargs_lt
+    set -l cur (commandline -ct)
+    string match -q -- '-*' "$cur"; and return 1
+    test (count (__kstream_args)) -lt $argv[1]
+end
+
+# The store root: --home DIR from the command line, else $KSTREAM_HOME, else
+# $XDG_DATA_HOME/kstream, else ~/.local/share/kstream.
+function __kstream_root
+    set -l tokens (commandline -opc)
+    set -l home
+    for i in (seq (count $tokens))
+        switch $tokens[$i]
+            case --home
+                set -l j (math $i + 1)
+                test $j -le (count $tokens); and set home $tokens[$j]
+            case '--home=*'
+                set home (string replace -- --home= '' $tokens[$i])
+        end
+    end
+    if test -n "$home"
+        string replace -r '^~' $HOME -- $home
+    else if test -n "$KSTREAM_HOME"
+        echo $KSTREAM_HOME
+    else if test -n "$XDG_DATA_HOME"
+        echo $XDG_DATA_HOME/kstream
+    else
+        echo $HOME/.local/share/kstream
+    end
+end
+
+# Stream names: the directories under <root>/streams/.
+function __kstream_streams
+    set -l root (__kstream_root)
+    for d in $root/streams/*/
+        string replace -r '.*/([^/]+)/$' '$1' -- $d
+    end
+end
+
+# Shard ids of the stream named on the command line.
+function __kstream_shards
+    set -l args (__kstream_args)
+    test (count $args) -ge 1; or return
+    set -l root (__kstream_root)
+    for d in $root/streams/$args[1]/shards/*/
+        string replace -r '.*/([^/]+)/$' '$1' -- $d
+    end
+end
+
+function __kstream_builtins
+    printf '%s\t%s\n' \
+        create 'Create a stream' \
+        list 'List stream names' \
+        describe 'Describe a stream and its shards' \
+        delete 'Delete a stream and its records' \
+        retention 'Set the retention period' \
+        help 'Show help for a command'
+end
+
+function __kstream_commands
+    __kstream_builtins
+    printf '%s\t%s\n' \
+        put 'Write records from stdin (kstream-put)' \
+        get 'Read records to stdout (kstream-get)'
+end
+
+# True when nothing but "kstream" precedes the word being completed: after
+# options (kstream -q list) only the built-in commands work.
+function __kstream_first_word
+    test (count (commandline -opc)) -eq 1
+end
+
+# kstream-X commands on PATH, which kstream dispatches to.
+function __kstream_external
+    for c in (complete -C kstream- | string replace -r '\t.*' '')
+        set c (string replace -r '^kstream-' '' -- $c)
+        contains -- $c create list describe delete retention help put get; or echo $c
+    end
+end
+
+for c in kstream kstream-put kstream-get
+    complete -c $c -f
+    complete -c $c -l home -x -a '(__fish_complete_directories)' -d 'Store root (overrides $KSTREAM_HOME)'
+    complete -c $c -s q -l quiet -d 'No diagnostics except errors'
+    complete -c $c -s v -l verbose -d 'Summary and progress on stderr'
+    complete -c $c -s h -l help -d 'Show help with examples'
+    complete -c $c -l version -d 'Show version'
+end
+
+# kstream: commands.
+complete -c kstream -n __kstream_no_command -a '(__kstream_builtins)'
+complete -c kstream -n '__kstream_no_command; and __kstream_first_word' -a '(__kstream_commands)'
+complete -c kstream -n '__kstream_no_command; and __kstream_first_word' -a '(__kstream_external)' -d 'kstream-* command'
+complete -c kstream -n '__kstream_is create' -l shards -x -d 'Number of shards, 1-10000 (default 1)'
+complete -c kstream -n '__kstream_is create' -l retention -x -d 'Retention in hours, 24-8760 (default 24)'
+complete -c kstream -n '__kstream_is list describe' -l json -d 'Print JSON like the Kinesis API'
+complete -c kstream -n '__kstream_is describe delete retention; and __kstream_nargs_lt 1' -a '(__kstream_streams)' -d Stream
+complete -c kstream -n '__kstream_is retention; and test (count (__kstream_args)) -eq 1' -a '24 168 720 8760' -d Hours
+complete -c kstream -n '__kstream_is help; and __kstream_nargs_lt 1' -a '(__kstream_commands)'
+complete -c kstream -n '__kstream_is help; and __kstream_nargs_lt 1' -a '(__kstream_external)' -d 'kstream-* command'
+
+# kstream-put and kstream put.
+for c in kstream kstream-put
+    set -l put "__kstream_is put"
+    complete -c $c -n "$put; and __kstream_nargs_lt 1" -a '(__kstream_streams)' -d Stream
+    complete -c $c -n $put -s k -l partition-key -x -d 'Fixed partition key for every record'
+    complete -c $c -n $put -s K -l key-field -x -d 'Partition key from a JSON field (dotted path)'
+    complete -c $c -n $put -s E -l explicit-hash-key -x -d 'Decimal 128-bit hash key routing every record'
+    complete -c $c -n $put -l json -d 'Read aws kinesis put-records entries'
+    complete -c $c -n $put -s 0 -l null -d 'Records are NUL-terminated'
+    complete -c $c -n $put -l sync -x -d 'Durability before a record is reported' -a "
+        always\t'fsync before each batch is reported'
+        batch\t'fsync at least every 200 ms and at the end (default)'
+        never\t'no fsync, data stays in the OS page cache'"
+    complete -c $c -n $put -l linger -x -d 'Max time a record waits to be batched (default 1ms)'
+    complete -c $c -n $put -l batch-records -x -d 'Max records per write batch (default 10000)'
+    complete -c $c -n $put -s p -l print -d 'Print ShardId and SequenceNumber once durable'
+    complete -c $c -n $put -l skip-invalid -d 'Skip invalid lines instead of stopping'
+end
+
+# kstream-get and kstream get.
+for c in kstream kstream-get
+    set -l get "__kstream_is get"
+    complete -c $c -n "$get; and __kstream_nargs_lt 1" -a '(__kstream_streams)' -d Stream
+    complete -c $c -n $get -s s -l shard -x -a '(__kstream_shards)' -d 'Read only this shard (repeatable)'
+    complete -c $c -n $get -s i -l iterator -x -d 'Where to start reading' -a "
+        TRIM_HORIZON\t'oldest record still held (default)'
+        LATEST\t'only records put from now on'
+        AT_SEQUENCE_NUMBER\t'at --sequence-number'
+        AFTER_SEQUENCE_NUMBER\t'just after --sequence-number'
+        AT_TIMESTAMP\t'first record at or after --timestamp'"
+    complete -c $c -n $get -l sequence-number -x -d 'For AT_/AFTER_SEQUENCE_NUMBER'
+    complete -c $c -n $get -l timestamp -x -d 'For AT_TIMESTAMP: ISO-8601, epoch s, or epoch ms with ms suffix'
+    complete -c $c -n $get -s f -l follow -d 'Keep waiting for new records'
+    complete -c $c -n $get -s n -l limit -x -d 'Stop after N records'
+    complete -c $c -n $get -l json -d 'One JSON envelope per record'
+    complete -c $c -n $get -s 0 -l null -d 'NUL-terminated output records'
+    complete -c $c -n $get -l ordered -d 'Merge all shards by arrival time'
+end
