@@ -4,6 +4,7 @@
 #include <chrono>
 #include <iostream>
 
+#include "cli/progress.h"
 #include "cli/tool.h"
 #include "consume/consumer.h"
 #include "core/text.h"
@@ -91,6 +92,8 @@ int main(int argc, char** argv) {
   if (limit == 0) return cli::kExitOk;
 
   cli::InstallStopHandlers(&g_stop);
+  cli::Progress progress(kTool, common.quiet);
+  o.on_progress = [&](const auto& st) { progress.Update(st.records, st.bytes); };
   LocalStore store(Env::Default(), common.StoreRoot());
   RecordWriter out(STDOUT_FILENO, json ? OutputFormat::kJson
                                   : null_delimited ? OutputFormat::kNull
@@ -98,6 +101,7 @@ int main(int argc, char** argv) {
   ConsumerStats stats;
   const auto started = std::chrono::steady_clock::now();
   Status s = RunConsumer(store, stream, o, out, stats, &g_stop);
+  progress.Finish();
   if (stats.corrupt > 0 && !common.quiet)
     std::cerr << kTool << ": warning: skipped " << stats.corrupt
               << " damaged record(s) (CRC mismatch)\n";

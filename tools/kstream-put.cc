@@ -4,6 +4,7 @@
 #include <chrono>
 #include <iostream>
 
+#include "cli/progress.h"
 #include "cli/tool.h"
 #include "core/text.h"
 #include "produce/producer.h"
@@ -87,6 +88,8 @@ int main(int argc, char** argv) {
   o.sync = ParseSyncMode(sync).value();
 
   cli::InstallStopHandlers(&g_stop);
+  cli::Progress progress(kTool, common.quiet);
+  o.on_progress = [&](const auto& st) { progress.Update(st.records, st.bytes); };
   LocalStore store(Env::Default(), common.StoreRoot());
   auto writer = store.OpenWriter(stream, o.sync);
   if (!writer.ok()) return cli::Fail(kTool, writer.status());
@@ -99,6 +102,7 @@ int main(int argc, char** argv) {
   RecordWriter results(STDOUT_FILENO, OutputFormat::kLines);
   ProducerStats stats;
   Status s = RunProducer(**writer, input, o, results, stats, Env::Default(), &g_stop);
+  progress.Finish();
   if (stats.skipped > 0 && !common.quiet)
     std::cerr << kTool << ": skipped " << stats.skipped << " invalid record(s); first: "
               << stats.first_skip_reason << "\n";

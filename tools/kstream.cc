@@ -54,7 +54,20 @@ bool IsBuiltin(const std::string& c) {
 
 int main(int argc, char** argv) {
   // Dispatch before parsing: the other tool owns the rest of the arguments.
-  if (argc > 1 && argv[1][0] != '-' && !IsBuiltin(argv[1])) return Dispatch(argv[1], argc, argv);
+  // Common options before the command (kstream --home DIR put ...) go with it.
+  for (int i = 1; i < argc; ++i) {
+    const std::string_view arg = argv[i];
+    if (arg == "--home") {
+      ++i;
+      continue;
+    }
+    if (!arg.empty() && arg[0] == '-') continue;
+    if (IsBuiltin(argv[i])) break;
+    std::vector<char*> args = {argv[0], argv[i]};
+    for (int j = 1; j < argc; ++j)
+      if (j != i) args.push_back(argv[j]);
+    return Dispatch(argv[i], int(args.size()), args.data());
+  }
 
   CLI::App app{"Manage kstream streams. Other tools: kstream put, kstream get, ...", kTool};
   app.footer(kExamples);
@@ -108,7 +121,8 @@ int main(int argc, char** argv) {
     return Dispatch(help_topic, 3, args);
   }
 
-  if (!a.name.empty())
+  // Every command with a NAME argument: an invalid one (even "") is a usage error.
+  if (create->parsed() || describe->parsed() || del->parsed() || retention->parsed())
     if (Status s = ValidateStreamName(a.name); !s.ok()) return cli::UsageError(kTool, s.message());
   LocalStore store(Env::Default(), common.StoreRoot());
   Status s;

@@ -33,6 +33,7 @@ class Consumer {
       bool progress;
       KS_ASSIGN_OR_RETURN(progress, o_.ordered ? MergeStep() : RoundRobinStep());
       if (finished_) break;
+      if (o_.on_progress) o_.on_progress(stats_);
       if (shard_ended_) {
         shard_ended_ = false;
         KS_RETURN_IF_ERROR(Refresh(false));  // children may be ready now

@@ -4,6 +4,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 #include <vector>
@@ -13,6 +14,12 @@
 
 namespace kstream {
 
+struct ConsumerStats {
+  uint64_t records = 0;
+  uint64_t bytes = 0;
+  uint64_t corrupt = 0;  // damaged records skipped
+};
+
 struct ConsumerOptions {
   std::vector<uint64_t> shards;  // empty: every shard, following lineage
   StartPosition start;
@@ -20,13 +27,9 @@ struct ConsumerOptions {
   std::optional<uint64_t> limit;
   bool ordered = false;            // merge shards by arrival time
   int metadata_refresh_ms = 1000;  // how often a follower looks for new shards
+  std::function<void(const ConsumerStats&)> on_progress;  // after each pass
 };
 
-struct ConsumerStats {
-  uint64_t records = 0;
-  uint64_t bytes = 0;
-  uint64_t corrupt = 0;  // damaged records skipped
-};
 
 // Writes records to out until the end (or forever with follow), the limit, a
 // closed output pipe, or *stop.

@@ -1,5 +1,7 @@
 #include "io/json_input.h"
 
+#include <algorithm>
+
 #include "core/text.h"
 #include "io/record_reader.h"
 
@@ -78,7 +80,12 @@ Status JsonLineParser::PutEntry(std::string_view line, Entry& entry) {
     entry.explicit_hash_key = h;
   }
   for (auto field : obj) {
-    if (field.key != "PartitionKey" && field.key != "Data" && field.key != "ExplicitHashKey")
+    // kstream-get --json envelopes carry where a record was; putting them
+    // again ignores that, so `kstream-get a --json | kstream-put b --json` copies.
+    static constexpr std::string_view kKnown[] = {"PartitionKey", "Data", "ExplicitHashKey",
+                                                  "ShardId", "SequenceNumber",
+                                                  "ApproximateArrivalTimestamp", "EncryptionType"};
+    if (std::find(std::begin(kKnown), std::end(kKnown), field.key) == std::end(kKnown))
       return Status::InvalidArgument("unknown field '" + std::string(field.key) +
                                      "' (expected PartitionKey, Data, ExplicitHashKey)");
   }

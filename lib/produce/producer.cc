@@ -141,6 +141,7 @@ class Producer {
     stats_.bytes += unacked_bytes_;
     unacked_.clear();
     unacked_bytes_ = 0;
+    if (o_.on_progress) o_.on_progress(stats_);
     return Status::Ok();
   }
 

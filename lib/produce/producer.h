@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <optional>
 #include <string>
 
@@ -18,6 +19,13 @@ namespace kstream {
 
 enum class KeySource { kRandom, kFixed, kField, kJsonEntry };
 
+struct ProducerStats {
+  uint64_t records = 0;  // written and reported
+  uint64_t bytes = 0;    // data bytes of those records
+  uint64_t skipped = 0;  // invalid lines skipped (--skip-invalid)
+  std::string first_skip_reason;
+};
+
 struct ProducerOptions {
   KeySource key_source = KeySource::kRandom;
   std::string fixed_key;               // kFixed
@@ -30,14 +38,9 @@ struct ProducerOptions {
   int64_t sync_interval_ms = 200;  // kBatch: fsync at least this often
   bool print_results = false;
   bool skip_invalid = false;
+  std::function<void(const ProducerStats&)> on_progress;  // after each write
 };
 
-struct ProducerStats {
-  uint64_t records = 0;  // written and reported
-  uint64_t bytes = 0;    // data bytes of those records
-  uint64_t skipped = 0;  // invalid lines skipped (--skip-invalid)
-  std::string first_skip_reason;
-};
 
 // Runs until the end of input or the first invalid record (unless skipping).
 // Everything accepted before an error is written, synced and reported first.

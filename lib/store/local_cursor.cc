@@ -16,6 +16,13 @@ class LocalShardCursor final : public ShardCursor {
       : env_(env), dir_(std::move(dir)), shard_index_(shard_index) {}
 
   Status Position(const StartPosition& start) {
+    // Checked before looking at the data, so an empty shard behaves the same.
+    if ((start.type == IteratorType::kAtSequenceNumber ||
+         start.type == IteratorType::kAfterSequenceNumber) &&
+        (start.sequence >> 64 == 0 || SequenceShardIndex(start.sequence) != shard_index_))
+      return Status::InvalidArgument("sequence number " + ToDecimal(start.sequence) +
+                                     " does not belong to " + ShardIdFor(shard_index_));
+    if (start.type == IteratorType::kAtTimestamp) min_time_ms_ = start.timestamp_ms;
     KS_ASSIGN_OR_RETURN(auto segs, ListSegments(env_, dir_));
     if (segs.empty()) {
       // No segment yet: start at the first record the shard will get.
@@ -29,9 +36,6 @@ class LocalShardCursor final : public ShardCursor {
         return PositionAtEnd(segs);
       case IteratorType::kAtSequenceNumber:
       case IteratorType::kAfterSequenceNumber: {
-        if (start.sequence >> 64 == 0 || SequenceShardIndex(start.sequence) != shard_index_)
-          return Status::InvalidArgument("sequence number " + ToDecimal(start.sequence) +
-                                         " does not belong to " + ShardIdFor(shard_index_));
         const uint64_t c = SequenceCounter(start.sequence);
         const bool at = start.type == IteratorType::kAtSequenceNumber;
         if (c == 0 || c < segs.front()) return OpenAt(segs, 0);  // before the trim horizon
@@ -39,7 +43,6 @@ class LocalShardCursor final : public ShardCursor {
         return PositionAtCounter(segs, skip_through_ + 1);
       }
       case IteratorType::kAtTimestamp:
-        min_time_ms_ = start.timestamp_ms;
         return PositionAtTime(segs, start.timestamp_ms);
     }
     return Status::Ok();
@@ -190,7 +193,8 @@ class LocalShardCursor final : public ShardCursor {
   // when a hint does not match the data.
   Status SeekHint(const std::vector<IndexEntry>& index, size_t i) {
     for (size_t k = i + 1; k-- > 0;) {
-      KS_ASSIGN_OR_RETURN(bool ok, reader_->SeekToHint(index[k].offset, index[k].counter));
+      KS_ASSIGN_OR_RETURN(bool ok, reader_->SeekToHint(index[k].offset, index[k].counter,
+                                                       index[k].arrival_ms));
       if (ok) return Status::Ok();
     }
     return Status::Ok();

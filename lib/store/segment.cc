@@ -137,7 +137,11 @@ Result<bool> ReadLastFrame(ReadFile& file, uint64_t size, std::string& buf, Fram
   return true;
 }
 
-Result<bool> SegmentReader::SeekToHint(uint64_t offset, uint64_t counter) {
+Result<bool> SegmentReader::SeekToHint(uint64_t offset, uint64_t counter, int64_t arrival_ms) {
+  // A damaged index may hold any offset; one past the data is just a wrong
+  // hint (and beyond 2^63 it would make pread fail).
+  KS_ASSIGN_OR_RETURN(uint64_t size, file_->Size());
+  if (offset < kSegmentHeaderSize || offset >= size) return false;
   const uint64_t saved = offset_;
   offset_ = offset;
   KS_ASSIGN_OR_RETURN(size_t avail, Fill(kFrameOverhead));
@@ -150,7 +154,7 @@ Result<bool> SegmentReader::SeekToHint(uint64_t offset, uint64_t counter) {
       KS_ASSIGN_OR_RETURN(avail, Fill(kFrameHeaderSize + len + kFrameTrailerSize));
       p = buf_.data() + (offset_ - buf_offset_);
       good = DecodeFrame(std::string_view(p, avail), f) == DecodeResult::kOk &&
-             f.type == FrameType::kRecord && f.counter == counter;
+             f.type == FrameType::kRecord && f.counter == counter && f.arrival_ms == arrival_ms;
     }
   }
   if (!good) {

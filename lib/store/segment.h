@@ -87,9 +87,10 @@ class SegmentReader {
   // Positions the reader at offset, which must be a frame boundary (or the
   // header size), after the record with last_counter.
   void Seek(uint64_t offset, uint64_t last_counter);
-  // Positions the reader at an index hint if a good frame with `counter`
-  // starts at offset; returns false (position unchanged) otherwise.
-  Result<bool> SeekToHint(uint64_t offset, uint64_t counter);
+  // Positions the reader at an index hint if a good record frame with
+  // `counter` and `arrival_ms` starts at offset; returns false (position
+  // unchanged) otherwise, also for offsets outside the file.
+  Result<bool> SeekToHint(uint64_t offset, uint64_t counter, int64_t arrival_ms);
   uint64_t offset() const { return offset_; }
   uint64_t corrupt_frames() const { return corrupt_frames_; }
   uint64_t skipped_bytes() const { return skipped_bytes_; }
