@@ -119,12 +119,18 @@ class LocalShardCursor final : public ShardCursor {
       current_first_ = next_segment_;
       return true;
     }
+    if (r.status().code() == StatusCode::kFailedPrecondition) return false;  // header coming
     if (r.status().code() != StatusCode::kNotFound) return r.status();
     KS_ASSIGN_OR_RETURN(auto segs, ListSegments(env_, dir_));
     auto it = std::lower_bound(segs.begin(), segs.end(), next_segment_);
     if (it == segs.end()) return false;
     next_segment_ = *it;
-    KS_ASSIGN_OR_RETURN(reader_, SegmentReader::Open(env_, JoinPath(dir_, SegmentFileName(*it))));
+    r = SegmentReader::Open(env_, JoinPath(dir_, SegmentFileName(*it)));
+    if (!r.ok()) {
+      if (r.status().code() == StatusCode::kFailedPrecondition) return false;
+      return r.status();
+    }
+    reader_ = std::move(*r);
     current_first_ = *it;
     return true;
   }
@@ -155,8 +161,8 @@ class LocalShardCursor final : public ShardCursor {
     while (hi - lo > 1) {
       const size_t mid = (lo + hi) / 2;
       auto r = SegmentReader::Open(env_, JoinPath(dir_, SegmentFileName(segs[mid])));
-      if (!r.ok()) return r.status();
-      if ((*r)->header().first_time_ms < t) lo = mid;
+      if (!r.ok() && r.status().code() != StatusCode::kFailedPrecondition) return r.status();
+      if (r.ok() && (*r)->header().first_time_ms < t) lo = mid;
       else hi = mid;
     }
     KS_RETURN_IF_ERROR(OpenAt(segs, lo));

@@ -118,6 +118,10 @@ Result<std::unique_ptr<SegmentReader>> SegmentReader::Open(Env* env, const std::
   KS_ASSIGN_OR_RETURN(auto file, env->OpenRead(path));
   char hdr[kSegmentHeaderSize];
   KS_ASSIGN_OR_RETURN(size_t n, file->ReadAt(0, sizeof(hdr), hdr));
+  // A writer creates the file, then writes the header: a reader may come in
+  // between. (A writer that died there leaves the same, fixed by the next one.)
+  if (n < sizeof(hdr))
+    return Status::FailedPrecondition(path + ": segment header not written yet");
   KS_ASSIGN_OR_RETURN(SegmentHeader h, DecodeSegmentHeader(std::string_view(hdr, n), path));
   auto r = std::unique_ptr<SegmentReader>(new SegmentReader(std::move(file), h));
   r->last_counter_ = h.first_counter - 1;

@@ -57,8 +57,18 @@ Result<ShardStats> ComputeShardStats(Env* env, const std::string& shard_dir, uin
   if (segs.empty()) return st;
   // Counters are contiguous within a shard, so the count is last - first + 1;
   // only the newest segment's end needs reading.
-  KS_ASSIGN_OR_RETURN(auto reader,
-                      SegmentReader::Open(env, JoinPath(shard_dir, SegmentFileName(segs.back()))));
+  auto opened = SegmentReader::Open(env, JoinPath(shard_dir, SegmentFileName(segs.back())));
+  if (!opened.ok() && opened.status().code() == StatusCode::kFailedPrecondition) {
+    // The newest segment is being created: it holds nothing yet.
+    if (segs.back() > segs.front()) {
+      st.records = segs.back() - segs.front();
+      st.first_sequence = MakeSequenceNumber(shard_index, segs.front());
+      st.last_sequence = MakeSequenceNumber(shard_index, segs.back() - 1);
+    }
+    return st;
+  }
+  if (!opened.ok()) return opened.status();
+  auto& reader = *opened;
   uint64_t last = reader->header().first_counter - 1;
   int64_t last_ms = reader->header().first_time_ms;
   {
