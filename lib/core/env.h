@@ -37,7 +37,8 @@ class AppendFile : public ReadFile {
   virtual Result<State> Stat() = 0;
   // Writes all of data at the end of the file.
   virtual Status Append(std::string_view data) = 0;
-  // Makes appended data durable (fdatasync).
+  // Makes appended data durable (fdatasync). May run on another thread while
+  // this one appends: what was appended before the call is covered.
   virtual Status Sync() = 0;
   // Cuts the file to size (used to drop a torn tail before appending).
   virtual Status Truncate(uint64_t size) = 0;

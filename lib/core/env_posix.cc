@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstring>
 #include <filesystem>
@@ -98,7 +99,7 @@ class PosixAppendFile final : public AppendFile {
  private:
   int fd_;
   std::string path_;
-  bool failed_ = false;
+  std::atomic<bool> failed_{false};  // Sync may run on another thread
 };
 
 class PosixReadFile final : public ReadFile {

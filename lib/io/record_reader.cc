@@ -100,13 +100,21 @@ Result<bool> RecordReader::Fill() {
 }
 
 bool RecordReader::WaitReadable(int timeout_ms) {
-  if (eof_) return true;
-  struct pollfd p = {fd_, POLLIN, 0};
-  int rc;
-  do {
-    rc = ::poll(&p, 1, timeout_ms);
-  } while (rc < 0 && errno == EINTR);
-  return rc != 0;  // readable, hung up, or an error that read() will report
+  return WaitReadableOr(-1, timeout_ms) & kInputReady;
+}
+
+int RecordReader::WaitReadableOr(int other_fd, int timeout_ms) {
+  if (eof_) return kInputReady;
+  struct pollfd p[2] = {{fd_, POLLIN, 0}, {other_fd, POLLIN, 0}};
+  const int rc = ::poll(p, other_fd >= 0 ? 2 : 1, timeout_ms);
+  if (rc < 0) {
+    // A signal (a stop request): let the caller read and see the flag.
+    return kInputReady;
+  }
+  int mask = 0;
+  if (p[0].revents) mask |= kInputReady;  // readable, hung up, or an error read() reports
+  if (other_fd >= 0 && p[1].revents) mask |= kOtherReady;
+  return mask;
 }
 
 }  // namespace kstream

@@ -32,6 +32,10 @@ class RecordReader {
   Result<bool> Fill();
   // True when input can be read without blocking within timeout_ms.
   bool WaitReadable(int timeout_ms);
+  // Waits for input or for other_fd (ignored when -1) to become readable:
+  // returns a mask of kInputReady and kOtherReady, 0 on timeout.
+  static constexpr int kInputReady = 1, kOtherReady = 2;
+  int WaitReadableOr(int other_fd, int timeout_ms);
   bool at_eof() const { return eof_; }
   // When set, a read interrupted by a signal while *flag is true ends the
   // input (a clean stop on SIGINT/SIGTERM).

@@ -3,6 +3,7 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <deque>
 
 #include "core/text.h"
 
@@ -41,11 +42,10 @@ class Producer {
     return pending_.size() >= o_.batch_records || arena_.size() >= o_.batch_bytes;
   }
   bool HasPending() const { return !pending_.empty(); }
-  bool HasUnsynced() const { return !unacked_.empty(); }
   int64_t MillisSinceFlush() const { return env_->NowMillis() - last_flush_ms_; }
-  int64_t MillisSinceSync() const { return env_->NowMillis() - last_sync_ms_; }
+  int sync_event_fd() const { return writer_.sync_event_fd(); }
 
-  // Writes the pending batch (durable per --sync always).
+  // Writes the pending batch (durable at once with --sync always).
   Status Flush() {
     last_flush_ms_ = env_->NowMillis();
     if (pending_.empty()) return Status::Ok();
@@ -56,20 +56,50 @@ class Producer {
                         p.explicit_hash_key});
     KS_RETURN_IF_ERROR(writer_.Put(views_, put_results_));
     for (size_t i = 0; i < pending_.size(); ++i) {
-      unacked_.push_back(put_results_[i]);
-      unacked_bytes_ += pending_[i].data_len;
+      unacked_.push_back({put_results_[i], pending_[i].data_len});
     }
+    unsubmitted_ += pending_.size();
     pending_.clear();
     arena_.clear();
-    if (o_.sync == SyncMode::kAlways) return Acknowledge();  // Put already synced
+    if (o_.sync != SyncMode::kBatch) return Acknowledge(unacked_.size());  // durable enough now
     return Status::Ok();
   }
 
-  // Makes everything written durable, then reports it.
-  Status SyncAndAcknowledge() {
+  // --sync batch: starts a background sync of everything written when none
+  // is running and the input pauses or the interval is up. Writing goes on
+  // while it runs; records are reported when it completes.
+  Status MaybeBeginSync(bool input_idle) {
+    if (unsubmitted_ == 0 || in_flight_) return Status::Ok();
+    if (!input_idle && env_->NowMillis() - last_sync_ms_ < o_.sync_interval_ms) return Status::Ok();
+    KS_ASSIGN_OR_RETURN(uint64_t ticket, writer_.BeginSync());
+    groups_.push_back({ticket, unsubmitted_});
+    unsubmitted_ = 0;
+    in_flight_ = true;
+    last_sync_ms_ = env_->NowMillis();
+    return Status::Ok();
+  }
+
+  // Reports the records whose sync has completed.
+  Status AcknowledgeSynced() {
+    if (groups_.empty()) return Status::Ok();
+    KS_ASSIGN_OR_RETURN(uint64_t synced, writer_.SyncedTicket());
+    size_t count = 0;
+    while (!groups_.empty() && groups_.front().ticket <= synced) {
+      count += groups_.front().records;
+      groups_.pop_front();
+    }
+    in_flight_ = !groups_.empty();
+    return count ? Acknowledge(count) : Status::Ok();
+  }
+
+  // Makes everything written durable, then reports it (at the end).
+  Status SyncAndAcknowledgeAll() {
     if (unacked_.empty()) return Status::Ok();
     KS_RETURN_IF_ERROR(writer_.Sync());
-    return Acknowledge();
+    groups_.clear();
+    unsubmitted_ = 0;
+    in_flight_ = false;
+    return Acknowledge(unacked_.size());
   }
 
  private:
@@ -123,27 +153,36 @@ class Producer {
     return z ^ (z >> 31);
   }
 
-  Status Acknowledge() {
-    last_sync_ms_ = env_->NowMillis();
-    if (o_.print_results) {
-      for (const auto& r : unacked_) {
+  // Reports the oldest `count` written records.
+  Status Acknowledge(size_t count) {
+    for (size_t i = 0; i < count; ++i) {
+      const Unacked& u = unacked_[i];
+      if (o_.print_results) {
         line_.clear();
         line_ += "{\"ShardId\":\"";
-        line_ += ShardIdFor(r.shard_index);
+        line_ += ShardIdFor(u.result.shard_index);
         line_ += "\",\"SequenceNumber\":\"";
-        AppendDecimal(line_, r.sequence);
+        AppendDecimal(line_, u.result.sequence);
         line_ += "\"}\n";
         results_.Append(line_);
       }
-      KS_RETURN_IF_ERROR(results_.Flush());
+      stats_.bytes += u.data_bytes;
     }
-    stats_.records += unacked_.size();
-    stats_.bytes += unacked_bytes_;
-    unacked_.clear();
-    unacked_bytes_ = 0;
+    stats_.records += count;
+    unacked_.erase(unacked_.begin(), unacked_.begin() + std::ptrdiff_t(count));
+    if (o_.print_results) KS_RETURN_IF_ERROR(results_.Flush());
     if (o_.on_progress) o_.on_progress(stats_);
     return Status::Ok();
   }
+
+  struct Unacked {
+    PutResult result;
+    uint32_t data_bytes;
+  };
+  struct SyncGroup {
+    uint64_t ticket;
+    size_t records;  // the next this many unacked records
+  };
 
   StreamWriter& writer_;
   const ProducerOptions& o_;
@@ -156,8 +195,10 @@ class Producer {
   std::vector<Pending> pending_;
   std::vector<PutRecord> views_;
   std::vector<PutResult> put_results_;
-  std::vector<PutResult> unacked_;
-  uint64_t unacked_bytes_ = 0;
+  std::deque<Unacked> unacked_;  // written, not yet reported, in input order
+  std::deque<SyncGroup> groups_;  // syncs in flight, oldest first
+  size_t unsubmitted_ = 0;        // written records no sync covers yet
+  bool in_flight_ = false;
   std::string line_;
   uint64_t rng_;
   int64_t last_flush_ms_;
@@ -195,10 +236,22 @@ Status RunProducer(StreamWriter& writer, RecordReader& input, const ProducerOpti
       const int64_t wait = o.linger_ms - p.MillisSinceFlush();
       if (wait <= 0 || !input.WaitReadable(int(wait))) KS_RETURN_IF_ERROR(p.Flush());
     }
-    if (o.sync == SyncMode::kBatch && p.HasUnsynced() && !p.HasPending() &&
-        (p.MillisSinceSync() >= o.sync_interval_ms || !input.WaitReadable(0)))
-      KS_RETURN_IF_ERROR(p.SyncAndAcknowledge());  // idle, or due: group commit
-    if (o.sync == SyncMode::kNever && p.HasUnsynced()) KS_RETURN_IF_ERROR(p.SyncAndAcknowledge());
+    if (o.sync == SyncMode::kBatch) {
+      KS_RETURN_IF_ERROR(p.AcknowledgeSynced());
+      KS_RETURN_IF_ERROR(p.MaybeBeginSync(!p.HasPending() && !input.WaitReadable(0)));
+      // Sleep until input arrives, waking to report records as syncs finish.
+      while (!p.HasPending() && !*stop) {
+        const int ready = input.WaitReadableOr(p.sync_event_fd(), -1);
+        if (ready & RecordReader::kOtherReady) {
+          uint64_t drained;
+          (void)!::read(p.sync_event_fd(), &drained, sizeof(drained));
+          KS_RETURN_IF_ERROR(p.AcknowledgeSynced());
+          KS_RETURN_IF_ERROR(p.MaybeBeginSync(!(ready & RecordReader::kInputReady)));
+        }
+        if (ready & RecordReader::kInputReady) break;
+      }
+    }
+    if (*stop) break;
     auto more = input.Fill();
     if (!more.ok()) {
       failure = more.status();
@@ -207,7 +260,7 @@ Status RunProducer(StreamWriter& writer, RecordReader& input, const ProducerOpti
   }
   // Everything accepted before the end (or the error) is written and reported.
   KS_RETURN_IF_ERROR(p.Flush());
-  KS_RETURN_IF_ERROR(p.SyncAndAcknowledge());
+  KS_RETURN_IF_ERROR(p.SyncAndAcknowledgeAll());
   return failure;
 }
 

@@ -35,7 +35,7 @@ struct ProducerOptions {
   int64_t linger_ms = 1;
   size_t batch_records = 10000;
   size_t batch_bytes = 4 << 20;
-  int64_t sync_interval_ms = 200;  // kBatch: fsync at least this often
+  int64_t sync_interval_ms = 200;  // kBatch: a sync starts at least this often under load
   bool print_results = false;
   bool skip_invalid = false;
   std::function<void(const ProducerStats&)> on_progress;  // after each write

@@ -61,6 +61,22 @@ class StreamWriter {
   virtual Status Put(std::span<const PutRecord> records, std::vector<PutResult>& results) = 0;
   // Makes every record put so far durable.
   virtual Status Sync() = 0;
+
+  // Group commit without stalling the writer: BeginSync starts making every
+  // record put so far durable and returns a ticket; Puts may go on meanwhile.
+  // SyncedTicket() is the highest ticket known durable (an error if a sync
+  // failed: nothing after the last good ticket may be reported written).
+  // sync_event_fd() becomes readable when a sync completes (-1: syncs are
+  // synchronous, done before BeginSync returns).
+  virtual Result<uint64_t> BeginSync() {
+    KS_RETURN_IF_ERROR(Sync());
+    return ++sync_tickets_;
+  }
+  virtual Result<uint64_t> SyncedTicket() { return sync_tickets_; }
+  virtual int sync_event_fd() const { return -1; }
+
+ private:
+  uint64_t sync_tickets_ = 0;
 };
 
 enum class IteratorType { kTrimHorizon, kLatest, kAtSequenceNumber, kAfterSequenceNumber, kAtTimestamp };

@@ -88,7 +88,7 @@ Status LocalStore::CreateStream(const std::string& name, int shard_count, int re
 
   // Build the stream in a hidden directory, then rename it into place: a
   // crash never leaves a half-created stream under its real name.
-  const std::string tmp = JoinPath(streams, ".creating-" + name + "-" + std::to_string(getpid()));
+  const std::string tmp = JoinPath(streams, "~creating-" + name + "-" + std::to_string(getpid()));
   (void)env_->RemoveTree(tmp);
   StreamMeta meta;
   meta.name = name;
@@ -118,7 +118,7 @@ Status LocalStore::DeleteStream(const std::string& name) {
   // Rename first so the stream disappears at once for everyone; writers that
   // still hold its files see them unlinked and stop with an error.
   const std::string doomed = JoinPath(JoinPath(root_, "streams"),
-                                      ".deleting-" + name + "-" + std::to_string(getpid()));
+                                      "~deleting-" + name + "-" + std::to_string(getpid()));
   KS_RETURN_IF_ERROR(env_->Rename(StreamDir(name), doomed));
   KS_RETURN_IF_ERROR(env_->SyncDir(JoinPath(root_, "streams")));
   return env_->RemoveTree(doomed);
@@ -132,7 +132,8 @@ Result<std::vector<std::string>> LocalStore::ListStreams() {
   }
   std::vector<std::string> out;
   for (auto& n : *names)
-    if (!n.empty() && n[0] != '.' && env_->Exists(JoinPath(StreamDir(n), "stream.json")))
+    // Work directories ("~creating-...") are not valid names, so never listed.
+    if (ValidateStreamName(n).ok() && env_->Exists(JoinPath(StreamDir(n), "stream.json")))
       out.push_back(std::move(n));
   return out;
 }

@@ -1,7 +1,15 @@
 // LocalStreamWriter: routes records to shards by hash key and appends them
 // through one ShardWriter per shard.
+#include <sys/eventfd.h>
+#include <unistd.h>
+
 #include <algorithm>
+#include <cerrno>
+#include <condition_variable>
+#include <deque>
 #include <map>
+#include <mutex>
+#include <thread>
 
 #include "store/local_internal.h"
 #include "store/local_store.h"
@@ -30,11 +38,46 @@ class LocalStreamWriter final : public StreamWriter {
     return Status::Ok();
   }
 
+  ~LocalStreamWriter() override {
+    if (syncer_.joinable()) {
+      {
+        std::lock_guard<std::mutex> lock(mu_);
+        quit_ = true;
+      }
+      cv_.notify_one();
+      syncer_.join();
+    }
+    if (event_fd_ >= 0) ::close(event_fd_);
+  }
+
   Status Sync() override {
     if (sync_ == SyncMode::kNever) return Status::Ok();
-    for (auto& [index, w] : writers_) KS_RETURN_IF_ERROR(w->Sync());
-    return Status::Ok();
+    KS_ASSIGN_OR_RETURN(uint64_t ticket, BeginSync());
+    std::unique_lock<std::mutex> lock(mu_);
+    done_cv_.wait(lock, [&] { return synced_ >= ticket || !sync_error_.ok(); });
+    return sync_error_;
   }
+
+  Result<uint64_t> BeginSync() override {
+    if (sync_ == SyncMode::kNever) return ++requested_;
+    if (!syncer_.joinable()) KS_RETURN_IF_ERROR(StartSyncer());
+    std::vector<std::shared_ptr<AppendFile>> files;
+    for (auto& [index, w] : writers_) w->CollectUnsynced(files);
+    std::lock_guard<std::mutex> lock(mu_);
+    KS_RETURN_IF_ERROR(sync_error_);
+    jobs_.push_back({++requested_, std::move(files)});
+    cv_.notify_one();
+    return requested_;
+  }
+
+  Result<uint64_t> SyncedTicket() override {
+    if (sync_ == SyncMode::kNever) return requested_;
+    std::lock_guard<std::mutex> lock(mu_);
+    KS_RETURN_IF_ERROR(sync_error_);
+    return synced_;
+  }
+
+  int sync_event_fd() const override { return event_fd_; }
 
  private:
   void SetMeta(StreamMeta meta) {
@@ -103,6 +146,43 @@ class LocalStreamWriter final : public StreamWriter {
     return Status::Ok();
   }
 
+  Status StartSyncer() {
+    event_fd_ = ::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    if (event_fd_ < 0) return Status::FromErrno("eventfd", errno);
+    syncer_ = std::thread([this] { SyncLoop(); });
+    return Status::Ok();
+  }
+
+  // The sync thread: fdatasyncs the files of each job in order, then
+  // publishes the job's ticket and pokes the event fd.
+  void SyncLoop() {
+    std::unique_lock<std::mutex> lock(mu_);
+    for (;;) {
+      cv_.wait(lock, [&] { return quit_ || !jobs_.empty(); });
+      if (jobs_.empty()) return;  // quitting with nothing left
+      SyncJob job = std::move(jobs_.front());
+      jobs_.pop_front();
+      lock.unlock();
+      Status s;
+      for (auto& f : job.files) {
+        s = f->Sync();
+        if (!s.ok()) break;
+      }
+      job.files.clear();
+      lock.lock();
+      if (s.ok()) synced_ = job.ticket;
+      else if (sync_error_.ok()) sync_error_ = s;
+      done_cv_.notify_all();
+      const uint64_t one = 1;
+      (void)!::write(event_fd_, &one, sizeof(one));
+    }
+  }
+
+  struct SyncJob {
+    uint64_t ticket;
+    std::vector<std::shared_ptr<AppendFile>> files;
+  };
+
   LocalStore* store_;
   std::string name_;
   SyncMode sync_;
@@ -113,6 +193,17 @@ class LocalStreamWriter final : public StreamWriter {
   std::vector<std::vector<uint32_t>> by_shard_;
   std::vector<uint32_t> pending_;
   std::vector<AppendEntry> entries_;
+
+  // Background syncing (see StreamWriter::BeginSync).
+  std::thread syncer_;
+  std::mutex mu_;
+  std::condition_variable cv_, done_cv_;
+  std::deque<SyncJob> jobs_;      // guarded by mu_
+  uint64_t requested_ = 0;        // last ticket handed out (writer thread)
+  uint64_t synced_ = 0;           // guarded by mu_
+  Status sync_error_;             // guarded by mu_
+  bool quit_ = false;             // guarded by mu_
+  int event_fd_ = -1;
 };
 
 }  // namespace

@@ -207,8 +207,14 @@ Result<SegmentReader::Next> SegmentReader::Read(Frame& frame) {
       KS_ASSIGN_OR_RETURN(avail, Fill(total));
       p = buf_.data() + (offset_ - buf_offset_);
       if (avail < total) {
-        // Runs past the end of the file: a write in progress or a torn tail,
-        // unless a good frame follows (then the length field is damaged).
+        // Runs past the end of the file: a write in progress or a torn tail.
+        // Only when the file ends in a good frame beyond this one (no write
+        // in progress) is the length itself damaged, and worth skipping.
+        KS_ASSIGN_OR_RETURN(uint64_t size, file_->Size());
+        std::string tail;
+        Frame last;
+        KS_ASSIGN_OR_RETURN(bool clean_end, ReadLastFrame(*file_, size, tail, last));
+        if (!clean_end || last.offset <= offset_) return Next::kEndOfData;
         KS_ASSIGN_OR_RETURN(bool found, Resync(last_counter_));
         if (!found) return Next::kEndOfData;
         continue;

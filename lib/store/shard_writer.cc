@@ -196,11 +196,17 @@ Result<ShardWriter::Appended> ShardWriter::Append(std::span<const AppendEntry> e
   return Appended{first, now};
 }
 
-Status ShardWriter::Sync() {
-  for (auto& f : unsynced_previous_) KS_RETURN_IF_ERROR(f->Sync());
+void ShardWriter::CollectUnsynced(std::vector<std::shared_ptr<AppendFile>>& out) {
+  for (auto& f : unsynced_previous_) out.push_back(std::move(f));
   unsynced_previous_.clear();
-  if (unsynced_ && active_) KS_RETURN_IF_ERROR(active_->Sync());
+  if (unsynced_ && active_) out.push_back(active_);
   unsynced_ = false;
+}
+
+Status ShardWriter::Sync() {
+  std::vector<std::shared_ptr<AppendFile>> files;
+  CollectUnsynced(files);
+  for (auto& f : files) KS_RETURN_IF_ERROR(f->Sync());
   return Status::Ok();
 }
 

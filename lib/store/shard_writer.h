@@ -53,6 +53,9 @@ class ShardWriter {
 
   // Makes everything appended so far durable.
   Status Sync();
+  // Hands over the files holding data appended since the last collection, so
+  // another thread can sync them while this one keeps appending.
+  void CollectUnsynced(std::vector<std::shared_ptr<AppendFile>>& out);
 
   // Closes the shard: appends a seal frame carrying the last counter, syncs,
   // and returns that counter. Later Appends from any process fail.
@@ -75,7 +78,7 @@ class ShardWriter {
   std::string dir_;
   SegmentPolicy policy_;
   std::unique_ptr<LockFile> lock_;
-  std::unique_ptr<AppendFile> active_;
+  std::shared_ptr<AppendFile> active_;
   std::unique_ptr<AppendFile> index_;
   SegmentHeader header_;
   uint64_t known_end_ = 0;  // end of the last good frame, as last checked
@@ -83,7 +86,7 @@ class ShardWriter {
   int64_t last_time_ms_ = 0;
   FrameType last_type_ = FrameType::kRecord;
   bool unsynced_ = false;
-  std::vector<std::unique_ptr<AppendFile>> unsynced_previous_;  // rolled, not yet synced
+  std::vector<std::shared_ptr<AppendFile>> unsynced_previous_;  // rolled, not yet synced
   std::string frames_;
   std::string index_entries_;
 };
