@@ -31,7 +31,7 @@ int main(int argc, char** argv) {
   app.footer(kExamples);
   cli::CommonOptions common;
   cli::AddCommonOptions(app, common, kTool);
-  std::string stream, partition_key, key_field, explicit_hash_key, sync = "batch", linger = "1ms";
+  std::string stream, partition_key, key_field, explicit_hash_key, sync = "batch", linger = "0ms";
   bool json = false, null_delimited = false;
   ProducerOptions o;
   app.add_option("stream", stream, "Stream to write to")->required();

@@ -184,7 +184,7 @@ for c in kstream kstream-put
         always\t'fsync before each batch is reported'
         batch\t'fsync at least every 200 ms and at the end (default)'
         never\t'no fsync, data stays in the OS page cache'"
-    complete -c $c -n $put -l linger -x -d 'Max time a record waits to be batched (default 1ms)'
+    complete -c $c -n $put -l linger -x -d 'Max time a record waits to be batched (default 0ms)'
     complete -c $c -n $put -l batch-records -x -d 'Max records per write batch (default 10000)'
     complete -c $c -n $put -s p -l print -d 'Print ShardId and SequenceNumber once durable'
     complete -c $c -n $put -l skip-invalid -d 'Skip invalid lines instead of stopping'

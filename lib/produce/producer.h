@@ -32,7 +32,7 @@ struct ProducerOptions {
   std::optional<FieldPath> key_field;  // kField
   std::optional<uint128> explicit_hash_key;
   SyncMode sync = SyncMode::kBatch;
-  int64_t linger_ms = 1;
+  int64_t linger_ms = 0;  // 0: write whenever the input pauses
   size_t batch_records = 10000;
   size_t batch_bytes = 4 << 20;
   int64_t sync_interval_ms = 200;  // kBatch: a sync starts at least this often under load

@@ -1,6 +1,7 @@
 // LocalShardCursor: reads one shard's segments in order from a start
 // position found through segment names, headers and index hints.
 #include <algorithm>
+#include <chrono>
 
 #include "core/text.h"
 #include "store/local_internal.h"
@@ -9,6 +10,11 @@
 
 namespace kstream {
 namespace {
+
+int64_t SteadyMillis() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+}
 
 class LocalShardCursor final : public ShardCursor {
  public:
@@ -82,7 +88,12 @@ class LocalShardCursor final : public ShardCursor {
         continue;
       }
       // End of the data for now. If a newer segment exists this one is
-      // finished (its roll frame may have been lost in a crash): move on.
+      // finished though its roll frame was lost (a power failure between the
+      // roll and the next sync): move on. Rolls normally announce themselves
+      // with a roll frame, so this costly check runs at most once a second.
+      const int64_t now = SteadyMillis();
+      if (now - last_listing_ms_ < 1000) return State::kCaughtUp;
+      last_listing_ms_ = now;
       KS_ASSIGN_OR_RETURN(auto segs, ListSegments(env_, dir_));
       auto newer = std::upper_bound(segs.begin(), segs.end(), current_first_);
       if (newer == segs.end()) return State::kCaughtUp;
@@ -216,6 +227,7 @@ class LocalShardCursor final : public ShardCursor {
   std::optional<int64_t> min_time_ms_;
   bool ended_ = false;
   uint64_t corrupt_closed_ = 0;
+  int64_t last_listing_ms_ = -1000000;
 };
 
 }  // namespace
