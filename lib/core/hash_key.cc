@@ -7,14 +7,40 @@
 
 namespace kstream {
 
-void AppendDecimal(std::string& out, uint128 v) {
-  char buf[40];
-  char* p = buf + sizeof(buf);
+namespace {
+// Writes v's digits backwards ending at end; pads with zeros to min_digits.
+char* FormatU64Backwards(char* end, uint64_t v, int min_digits) {
+  char* p = end;
   do {
-    *--p = char('0' + unsigned(v % 10));
+    *--p = char('0' + v % 10);
     v /= 10;
   } while (v != 0);
-  out.append(p, buf + sizeof(buf) - p);
+  while (end - p < min_digits) *--p = '0';
+  return p;
+}
+}  // namespace
+
+void AppendDecimal(std::string& out, uint128 v) {
+  // Sequence numbers are formatted per record: avoid a 128-bit division per
+  // digit by splitting into base-10^19 chunks that fit in 64 bits.
+  constexpr uint64_t k1e19 = 10000000000000000000ull;
+  char buf[40];
+  char* end = buf + sizeof(buf);
+  char* p;
+  if (v <= ~uint64_t(0)) {
+    p = FormatU64Backwards(end, uint64_t(v), 1);
+  } else {
+    const uint128 high = v / k1e19;
+    p = FormatU64Backwards(end, uint64_t(v - high * k1e19), 19);
+    if (high <= ~uint64_t(0)) {
+      p = FormatU64Backwards(p, uint64_t(high), 1);
+    } else {
+      const uint64_t top = uint64_t(high / k1e19);
+      p = FormatU64Backwards(p, uint64_t(high - uint128(top) * k1e19), 19);
+      p = FormatU64Backwards(p, top, 1);
+    }
+  }
+  out.append(p, size_t(end - p));
 }
 
 std::string ToDecimal(uint128 v) {

@@ -120,9 +120,17 @@ Status ValidateStreamName(std::string_view name) {
 }
 
 std::string ShardIdFor(uint64_t index) {
-  char buf[40];
-  snprintf(buf, sizeof(buf), "shardId-%012llu", static_cast<unsigned long long>(index));
-  return buf;
+  // Formatted per record in JSON output, so by hand rather than snprintf.
+  char digits[20];
+  int n = 0;
+  do {
+    digits[n++] = char('0' + index % 10);
+    index /= 10;
+  } while (index != 0);
+  std::string id = "shardId-";
+  id.append(n < 12 ? size_t(12 - n) : 0, '0');
+  while (n > 0) id += digits[--n];
+  return id;
 }
 
 Result<uint64_t> ParseShardId(std::string_view text) {

@@ -60,6 +60,14 @@ TEST_SUITE("core") {
     std::string out = "seq=";
     AppendDecimal(out, uint128(1) << 64);
     CHECK(out == "seq=18446744073709551616");
+    // The formatter works in base-10^19 chunks: check every chunk boundary.
+    for (const char* text : {"9999999999999999999", "10000000000000000000", "10000000000000000001",
+                             "99999999999999999999999999999999999999",
+                             "100000000000000000000000000000000000000",
+                             "100000000000000000000000000000000000001",
+                             "18446744073709551617000000000000000000"}) {
+      CHECK(ToDecimal(Dec(text)) == text);
+    }
   }
 
   TEST_CASE("DecimalParseRejectsOverflowSignsAndLeadingZeros") {
