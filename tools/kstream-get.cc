@@ -49,7 +49,15 @@ int main(int argc, char** argv) {
                  "For AT_TIMESTAMP: ISO-8601, epoch seconds, or epoch ms with 'ms'")
       ->type_name("TIME");
   app.add_flag("-f,--follow", o.follow, "Keep waiting for new records, like tail -f");
-  app.add_option("-n,--limit", limit, "Stop after N records")->type_name("N")->check(CLI::NonNegativeNumber);
+  app.add_option("-n,--limit", limit, "Stop after N records")
+      ->type_name("N")
+      ->check(CLI::Validator(
+          [](std::string& v) {
+            return !v.empty() && v.find_first_not_of("0123456789") == std::string::npos
+                       ? std::string()
+                       : "must be a whole number of records, 0 or more";
+          },
+          "N"));
   app.add_flag("--json", json, "Print each record as a Kinesis-style JSON envelope");
   app.add_flag("-0,--null", null_delimited, "End records with NUL instead of newline");
   app.add_flag("--ordered", o.ordered, "Merge all shards by arrival time");

@@ -115,7 +115,7 @@ int main(int argc, char** argv) {
   if (!s.ok()) {
     cli::Fail(kTool, s);
     if (!common.quiet)
-      std::cerr << kTool << ": " << stats.records << " record(s) before it were written\n";
+      std::cerr << kTool << ": " << stats.records << " record(s) were written before the error\n";
     return cli::kExitFailure;
   }
   return cli::kExitOk;

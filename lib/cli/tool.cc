@@ -38,7 +38,7 @@ int Parse(CLI::App& app, int argc, char** argv, const std::string& tool) {
     std::cout << v.what() << "\n";
     return kExitOk;
   } catch (const CLI::ParseError& e) {
-    std::cerr << tool << ": " << e.what() << "\n"
+    std::cerr << tool << ": error: " << e.what() << "\n"
               << "Try '" << tool << " --help' for more information.\n";
     return kExitUsage;
   }
@@ -51,7 +51,7 @@ int Fail(const std::string& tool, const Status& status) {
 }
 
 int UsageError(const std::string& tool, const std::string& message) {
-  std::cerr << tool << ": " << message << "\n"
+  std::cerr << tool << ": error: " << message << "\n"
             << "Try '" << tool << " --help' for more information.\n";
   return kExitUsage;
 }

@@ -23,6 +23,8 @@ class Consumer {
            ConsumerStats& stats)
       : backend_(backend), stream_(std::move(stream)), o_(o), out_(out), stats_(stats) {}
 
+  bool started() const { return !started_.empty(); }
+
   Status Run(const volatile bool* stop) {
     if (o_.follow) {
       KS_ASSIGN_OR_RETURN(watch_, backend_.Watch(stream_));
@@ -222,7 +224,11 @@ class Consumer {
 Status RunConsumer(Backend& backend, const std::string& stream, const ConsumerOptions& options,
                    RecordWriter& out, ConsumerStats& stats, const volatile bool* stop) {
   Consumer c(backend, stream, options, out, stats);
-  return c.Run(stop);
+  Status s = c.Run(stop);
+  // Files vanishing under a reader that had started mean the stream was deleted.
+  if (s.code() == StatusCode::kNotFound && c.started() && !backend.DescribeStream(stream).ok())
+    return Status::NotFound("stream '" + stream + "' was deleted while being read");
+  return s;
 }
 
 }  // namespace kstream
