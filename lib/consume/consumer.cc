@@ -67,8 +67,7 @@ class Consumer {
 
   // Reads the shard map and opens every shard that is ready to be read.
   Status Refresh(bool initial) {
-    KS_ASSIGN_OR_RETURN(StreamDescription d, backend_.DescribeStream(stream_));
-    meta_ = std::move(d.meta);
+    KS_ASSIGN_OR_RETURN(meta_, backend_.ListShards(stream_));
     if (!o_.shards.empty()) {
       if (!initial) return Status::Ok();
       for (uint64_t index : o_.shards) {
@@ -226,7 +225,7 @@ Status RunConsumer(Backend& backend, const std::string& stream, const ConsumerOp
   Consumer c(backend, stream, options, out, stats);
   Status s = c.Run(stop);
   // Files vanishing under a reader that had started mean the stream was deleted.
-  if (s.code() == StatusCode::kNotFound && c.started() && !backend.DescribeStream(stream).ok())
+  if (s.code() == StatusCode::kNotFound && c.started() && !backend.ListShards(stream).ok())
     return Status::NotFound("stream '" + stream + "' was deleted while being read");
   return s;
 }

@@ -161,6 +161,8 @@ class Backend {
   virtual Status DeleteStream(const std::string& name) = 0;
   virtual Result<std::vector<std::string>> ListStreams() = 0;
   virtual Result<StreamDescription> DescribeStream(const std::string& name) = 0;
+  // The shard map alone (cheaper than DescribeStream: no figures).
+  virtual Result<StreamMeta> ListShards(const std::string& name) = 0;
   virtual Status SetRetention(const std::string& name, int hours) = 0;
   virtual Result<std::unique_ptr<StreamWriter>> OpenWriter(const std::string& name,
                                                            SyncMode sync) = 0;

@@ -140,7 +140,7 @@ Result<std::vector<std::string>> LocalStore::ListStreams() {
 
 Result<StreamDescription> LocalStore::DescribeStream(const std::string& name) {
   StreamDescription d;
-  KS_ASSIGN_OR_RETURN(d.meta, ReadMeta(name));
+  KS_ASSIGN_OR_RETURN(d.meta, ReadMetaFinished(name));
   for (const auto& shard : d.meta.shards) {
     KS_ASSIGN_OR_RETURN(ShardStats st, ComputeShardStats(env_, ShardDir(name, shard.index),
                                                          shard.index));
@@ -149,22 +149,73 @@ Result<StreamDescription> LocalStore::DescribeStream(const std::string& name) {
   return d;
 }
 
+Status LocalStore::WriteMeta(const StreamMeta& meta) {
+  return env_->WriteFileAtomic(JoinPath(StreamDir(meta.name), "stream.json"),
+                               EncodeStreamMeta(meta));
+}
+
+Result<std::unique_ptr<LockFile>> LocalStore::LockStream(const std::string& name) {
+  KS_ASSIGN_OR_RETURN(auto lock, env_->OpenLockFile(JoinPath(StreamDir(name), "stream.lock")));
+  KS_RETURN_IF_ERROR(lock->Lock());
+  return lock;
+}
+
 Status LocalStore::ModifyMeta(const std::string& name,
                               const std::function<Status(StreamMeta&)>& change) {
-  KS_RETURN_IF_ERROR(ValidateStreamName(name));
-  auto lock = env_->OpenLockFile(JoinPath(StreamDir(name), "stream.lock"));
-  if (!lock.ok()) {
-    // A missing stream directory: report it as ReadMeta does, with the hint.
-    KS_RETURN_IF_ERROR(ReadMeta(name).status());
-    return lock.status();
-  }
-  LockGuard guard;
-  KS_RETURN_IF_ERROR(guard.Acquire(lock->get()));
+  KS_RETURN_IF_ERROR(ReadMeta(name).status());  // a clear error for a missing stream
+  KS_ASSIGN_OR_RETURN(auto lock, LockStream(name));
   KS_ASSIGN_OR_RETURN(StreamMeta meta, ReadMeta(name));
+  if (meta.pending) KS_RETURN_IF_ERROR(FinishPendingReshard(meta));
   KS_RETURN_IF_ERROR(change(meta));
   KS_RETURN_IF_ERROR(CheckOpenShardsTile(meta));
-  return env_->WriteFileAtomic(JoinPath(StreamDir(name), "stream.json"), EncodeStreamMeta(meta));
+  return WriteMeta(meta);
 }
+
+Status LocalStore::FinishPendingReshard(StreamMeta& meta) {
+  const PendingReshard step = *meta.pending;
+  for (const auto& child : step.open)
+    KS_RETURN_IF_ERROR(env_->CreateDir(ShardDir(meta.name, child.index)));
+  KS_RETURN_IF_ERROR(env_->SyncDir(JoinPath(StreamDir(meta.name), "shards")));
+  std::vector<uint64_t> endings;
+  for (uint64_t parent : step.close) {
+    KS_ASSIGN_OR_RETURN(auto writer, ShardWriter::Open(env_, ShardDir(meta.name, parent),
+                                                       PolicyFor(meta)));
+    KS_ASSIGN_OR_RETURN(uint64_t ending, writer->Seal());  // idempotent
+    endings.push_back(ending);
+  }
+  ApplyReshard(meta, step, endings, env_->NowMillis());
+  meta.pending.reset();
+  KS_RETURN_IF_ERROR(CheckOpenShardsTile(meta));
+  return WriteMeta(meta);
+}
+
+Status LocalStore::Reshard(const std::string& name,
+                           const std::function<Result<PendingReshard>(const StreamMeta&)>& plan) {
+  // Three steps, each atomic: record the intent, seal the parents (writers
+  // that hit a seal reload the map), record the result. A crash after the
+  // first is finished by the next process that reads the metadata.
+  KS_RETURN_IF_ERROR(ReadMeta(name).status());  // a clear error for a missing stream
+  KS_ASSIGN_OR_RETURN(auto lock, LockStream(name));
+  KS_ASSIGN_OR_RETURN(StreamMeta meta, ReadMeta(name));
+  if (meta.pending) KS_RETURN_IF_ERROR(FinishPendingReshard(meta));
+  KS_ASSIGN_OR_RETURN(PendingReshard step, plan(meta));
+  for (const auto& child : step.open)
+    meta.next_shard_index = std::max(meta.next_shard_index, child.index + 1);
+  meta.pending = std::move(step);
+  KS_RETURN_IF_ERROR(WriteMeta(meta));
+  return FinishPendingReshard(meta);
+}
+
+Result<StreamMeta> LocalStore::ReadMetaFinished(const std::string& name) {
+  KS_ASSIGN_OR_RETURN(StreamMeta meta, ReadMeta(name));
+  if (!meta.pending) return meta;
+  KS_ASSIGN_OR_RETURN(auto lock, LockStream(name));
+  KS_ASSIGN_OR_RETURN(meta, ReadMeta(name));  // the resharder may have finished meanwhile
+  if (meta.pending) KS_RETURN_IF_ERROR(FinishPendingReshard(meta));
+  return meta;
+}
+
+Result<StreamMeta> LocalStore::ListShards(const std::string& name) { return ReadMetaFinished(name); }
 
 Status LocalStore::SetRetention(const std::string& name, int hours) {
   if (hours < kMinRetentionHours || hours > kMaxRetentionHours)
@@ -183,95 +234,26 @@ Status LocalStore::TrimStream(const std::string& name) {
   return Status::Ok();
 }
 
-Status LocalStore::CreateChildDirs(const std::string& name, const StreamMeta& meta, int count) {
-  for (int i = 0; i < count; ++i)
-    KS_RETURN_IF_ERROR(env_->CreateDir(ShardDir(name, meta.next_shard_index + uint64_t(i))));
-  return env_->SyncDir(JoinPath(StreamDir(name), "shards"));
-}
-
 Status LocalStore::SplitShard(const std::string& name, uint64_t shard_index, uint128 at) {
-  return ModifyMeta(name, [&](StreamMeta& m) -> Status {
-    auto* parent = const_cast<ShardMeta*>(m.FindShard(shard_index));
-    if (!parent) return Status::NotFound("shard " + ShardIdFor(shard_index) + " does not exist");
-    if (!parent->is_open())
-      return Status::FailedPrecondition("shard " + parent->id() +
-                                        " is closed (already split or merged)");
-    if (!(at > parent->start_hash + 1 && at < parent->end_hash))
-      return Status::InvalidArgument("new starting hash key " + ToDecimal(at) +
-                                     " must be greater than one plus the shard's starting hash "
-                                     "key and less than its ending hash key");
-    KS_RETURN_IF_ERROR(CreateChildDirs(name, m, 2));
-    // Seal before recording: a writer holding the old map then finds the seal
-    // and reloads. A crash between the two is undone by ReloadAfterSeal.
-    KS_ASSIGN_OR_RETURN(auto writer, ShardWriter::Open(env_, ShardDir(name, shard_index),
-                                                       PolicyFor(m)));
-    KS_ASSIGN_OR_RETURN(uint64_t ending, writer->Seal());
-    const int64_t now = env_->NowMillis();
-    ShardMeta low, high;
-    low.index = m.next_shard_index;
-    high.index = m.next_shard_index + 1;
-    low.start_hash = parent->start_hash;
-    low.end_hash = at - 1;
-    high.start_hash = at;
-    high.end_hash = parent->end_hash;
-    low.parent = high.parent = shard_index;
-    low.created_ms = high.created_ms = now;
-    parent->closed_ms = now;
-    parent->ending_counter = ending;
-    m.shards.push_back(low);
-    m.shards.push_back(high);
-    m.next_shard_index += 2;
-    return Status::Ok();
+  return Reshard(name, [&](const StreamMeta& m) {
+    return PlanSplit(m, shard_index, at, env_->NowMillis());
   });
 }
 
 Status LocalStore::MergeShards(const std::string& name, uint64_t a_index, uint64_t b_index) {
-  return ModifyMeta(name, [&](StreamMeta& m) -> Status {
-    auto* a = const_cast<ShardMeta*>(m.FindShard(a_index));
-    auto* b = const_cast<ShardMeta*>(m.FindShard(b_index));
-    if (!a || !b)
-      return Status::NotFound("shard " + ShardIdFor(a ? b_index : a_index) + " does not exist");
-    // Adjacent means one ends right below where the other starts; the shard
-    // ending at 2^128-1 has no upper neighbour (end + 1 would wrap to 0).
-    auto below = [](const ShardMeta* lo, const ShardMeta* hi) {
-      return lo->end_hash != kMaxHashKey && lo->end_hash + 1 == hi->start_hash;
-    };
-    if (!a->is_open() || !b->is_open() || a_index == b_index || !(below(a, b) || below(b, a)))
-      return Status::InvalidArgument("shards " + a->id() + " and " + b->id() +
-                                     " are not an adjacent pair of open shards eligible for merging");
-    KS_RETURN_IF_ERROR(CreateChildDirs(name, m, 1));
-    uint64_t ending[2];
-    const uint64_t parents[2] = {a_index, b_index};
-    for (int i = 0; i < 2; ++i) {
-      KS_ASSIGN_OR_RETURN(auto writer, ShardWriter::Open(env_, ShardDir(name, parents[i]),
-                                                         PolicyFor(m)));
-      KS_ASSIGN_OR_RETURN(ending[i], writer->Seal());
-    }
-    const int64_t now = env_->NowMillis();
-    ShardMeta child;
-    child.index = m.next_shard_index++;
-    child.start_hash = std::min(a->start_hash, b->start_hash);
-    child.end_hash = std::max(a->end_hash, b->end_hash);
-    child.parent = a_index;
-    child.adjacent_parent = b_index;
-    child.created_ms = now;
-    a->closed_ms = b->closed_ms = now;
-    a->ending_counter = ending[0];
-    b->ending_counter = ending[1];
-    m.shards.push_back(child);
-    return Status::Ok();
+  return Reshard(name, [&](const StreamMeta& m) {
+    return PlanMerge(m, a_index, b_index, env_->NowMillis());
   });
 }
 
 Result<StreamMeta> LocalStore::ReloadAfterSeal(const std::string& name, uint64_t shard_index) {
-  KS_ASSIGN_OR_RETURN(auto lock, env_->OpenLockFile(JoinPath(StreamDir(name), "stream.lock")));
-  LockGuard guard;
-  KS_RETURN_IF_ERROR(guard.Acquire(lock.get()));
+  KS_ASSIGN_OR_RETURN(auto lock, LockStream(name));
   KS_ASSIGN_OR_RETURN(StreamMeta meta, ReadMeta(name));
+  if (meta.pending) KS_RETURN_IF_ERROR(FinishPendingReshard(meta));
   const ShardMeta* shard = meta.FindShard(shard_index);
   if (shard && shard->is_open()) {
-    // Sealed on disk but open in the metadata, with the stream lock free: a
-    // reshard died between the two steps. Undo the seal.
+    // Sealed with no reshard recorded: left by a version that sealed before
+    // recording its intent. Undo the seal.
     KS_ASSIGN_OR_RETURN(auto writer, ShardWriter::Open(env_, ShardDir(name, shard_index),
                                                        PolicyFor(meta)));
     KS_RETURN_IF_ERROR(writer->Unseal());
@@ -281,7 +263,7 @@ Result<StreamMeta> LocalStore::ReloadAfterSeal(const std::string& name, uint64_t
 
 Result<std::unique_ptr<StreamWriter>> LocalStore::OpenWriter(const std::string& name,
                                                              SyncMode sync) {
-  KS_ASSIGN_OR_RETURN(StreamMeta meta, ReadMeta(name));
+  KS_ASSIGN_OR_RETURN(StreamMeta meta, ReadMetaFinished(name));
   // Writers also roll and trim as they go; this covers streams idle since.
   for (const auto& shard : meta.shards)
     TrimShardSegments(env_, ShardDir(name, shard.index), PolicyFor(meta).retention_ms);

@@ -34,6 +34,7 @@ class LocalStore final : public Backend {
                     uint128 new_starting_hash_key) override;
   Status MergeShards(const std::string& name, uint64_t shard_index,
                      uint64_t adjacent_shard_index) override;
+  Result<StreamMeta> ListShards(const std::string& name) override;
 
   // Removes segments that fell out of retention in every shard of the stream.
   Status TrimStream(const std::string& name);
@@ -43,17 +44,26 @@ class LocalStore final : public Backend {
   const std::string& root() const { return root_; }
   std::string StreamDir(const std::string& name) const;
   std::string ShardDir(const std::string& name, uint64_t shard_index) const;
+  // The metadata as stored (possibly with a reshard in progress).
   Result<StreamMeta> ReadMeta(const std::string& name);
+  // The metadata with any interrupted reshard finished first.
+  Result<StreamMeta> ReadMetaFinished(const std::string& name);
   SegmentPolicy PolicyFor(const StreamMeta& meta) const;
-  // A writer found `shard_index` sealed: reloads the metadata, repairing an
-  // interrupted reshard (sealed shard still open in the metadata) first.
+  // A writer found `shard_index` sealed: reloads the metadata, finishing an
+  // interrupted reshard first.
   Result<StreamMeta> ReloadAfterSeal(const std::string& name, uint64_t shard_index);
   // Segment size limit; tests lower it to exercise rolling.
   void set_max_segment_bytes(uint64_t bytes) { max_segment_bytes_ = bytes; }
 
  private:
+  // Changes the metadata under the stream lock (finishing a pending reshard first).
   Status ModifyMeta(const std::string& name, const std::function<Status(StreamMeta&)>& change);
-  Status CreateChildDirs(const std::string& name, const StreamMeta& meta, int count);
+  Status Reshard(const std::string& name,
+                 const std::function<Result<PendingReshard>(const StreamMeta&)>& plan);
+  // With the stream lock held: seals meta.pending's parents, records the result.
+  Status FinishPendingReshard(StreamMeta& meta);
+  Status WriteMeta(const StreamMeta& meta);
+  Result<std::unique_ptr<LockFile>> LockStream(const std::string& name);
 
   Env* env_;
   std::string root_;

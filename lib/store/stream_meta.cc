@@ -16,6 +16,95 @@ const ShardMeta* StreamMeta::FindShard(uint64_t index) const {
   return nullptr;
 }
 
+ShardMeta* StreamMeta::FindShard(uint64_t index) {
+  for (auto& s : shards)
+    if (s.index == index) return &s;
+  return nullptr;
+}
+
+const ShardMeta* StreamMeta::OpenShardFor(uint128 hash_key) const {
+  for (const auto& s : shards)
+    if (s.is_open() && s.start_hash <= hash_key && hash_key <= s.end_hash) return &s;
+  return nullptr;
+}
+
+namespace {
+Status CheckOpen(const StreamMeta& m, uint64_t index, const ShardMeta** out) {
+  *out = m.FindShard(index);
+  if (!*out) return Status::NotFound("shard " + ShardIdFor(index) + " does not exist");
+  if (!(*out)->is_open())
+    // Kinesis: InvalidArgumentException, "... has already been merged or split".
+    return Status::InvalidArgument("shard " + (*out)->id() +
+                                   " is closed: it has already been split or merged");
+  return Status::Ok();
+}
+}  // namespace
+
+Result<PendingReshard> PlanSplit(const StreamMeta& m, uint64_t index, uint128 at, int64_t now) {
+  const ShardMeta* parent;
+  KS_RETURN_IF_ERROR(CheckOpen(m, index, &parent));
+  // Kinesis's rule (start + 1 < key < end): each child keeps two keys or more.
+  if (!(at > parent->start_hash + 1 && at < parent->end_hash))
+    return Status::InvalidArgument("hash key " + ToDecimal(at) + " cannot split " + parent->id() +
+                                   ": it must be greater than the shard's starting hash key + 1 (" +
+                                   ToDecimal(parent->start_hash + 1) +
+                                   ") and less than its ending hash key (" +
+                                   ToDecimal(parent->end_hash) + ")");
+  PendingReshard step;
+  step.close = {index};
+  ShardMeta low, high;
+  low.index = m.next_shard_index;
+  high.index = m.next_shard_index + 1;
+  low.start_hash = parent->start_hash;
+  low.end_hash = at - 1;
+  high.start_hash = at;
+  high.end_hash = parent->end_hash;
+  low.parent = high.parent = index;
+  low.created_ms = high.created_ms = now;
+  step.open = {low, high};
+  return step;
+}
+
+Result<PendingReshard> PlanMerge(const StreamMeta& m, uint64_t a_index, uint64_t b_index,
+                                 int64_t now) {
+  const ShardMeta *a, *b;
+  KS_RETURN_IF_ERROR(CheckOpen(m, a_index, &a));
+  KS_RETURN_IF_ERROR(CheckOpen(m, b_index, &b));
+  // Careful at the top of the space: end + 1 of the last shard wraps to 0.
+  auto follows = [](const ShardMeta* x, const ShardMeta* y) {
+    return x->end_hash != kMaxHashKey && x->end_hash + 1 == y->start_hash;
+  };
+  if (a_index == b_index || !(follows(a, b) || follows(b, a)))
+    return Status::InvalidArgument("shards " + a->id() + " and " + b->id() +
+                                   " are not adjacent: their hash key ranges must touch");
+  PendingReshard step;
+  step.close = {a_index, b_index};
+  ShardMeta child;
+  child.index = m.next_shard_index;
+  child.start_hash = std::min(a->start_hash, b->start_hash);
+  child.end_hash = std::max(a->end_hash, b->end_hash);
+  child.parent = a_index;
+  child.adjacent_parent = b_index;
+  child.created_ms = now;
+  step.open = {child};
+  return step;
+}
+
+void ApplyReshard(StreamMeta& m, const PendingReshard& step,
+                  const std::vector<uint64_t>& ending_counters, int64_t now) {
+  for (size_t i = 0; i < step.close.size(); ++i) {
+    ShardMeta* s = m.FindShard(step.close[i]);
+    if (!s || !s->is_open()) continue;
+    s->closed_ms = now;
+    if (i < ending_counters.size()) s->ending_counter = ending_counters[i];
+  }
+  for (const auto& child : step.open) {
+    if (m.FindShard(child.index)) continue;
+    m.shards.push_back(child);
+    m.next_shard_index = std::max(m.next_shard_index, child.index + 1);
+  }
+}
+
 std::vector<const ShardMeta*> StreamMeta::OpenShards() const {
   std::vector<const ShardMeta*> open;
   for (const auto& s : shards)
@@ -58,6 +147,41 @@ Status CheckOpenShardsTile(const StreamMeta& meta) {
   return Status::Ok();
 }
 
+namespace {
+
+void EncodeShard(std::string& o, const ShardMeta& s) {
+  o += "{\"index\": " + std::to_string(s.index);
+  o += ", \"start_hash\": \"" + ToDecimal(s.start_hash) + "\"";
+  o += ", \"end_hash\": \"" + ToDecimal(s.end_hash) + "\"";
+  if (s.parent) o += ", \"parent\": " + std::to_string(*s.parent);
+  if (s.adjacent_parent) o += ", \"adjacent_parent\": " + std::to_string(*s.adjacent_parent);
+  o += ", \"created_ms\": " + std::to_string(s.created_ms);
+  if (s.closed_ms) o += ", \"closed_ms\": " + std::to_string(*s.closed_ms);
+  if (s.ending_counter) o += ", \"ending_counter\": " + std::to_string(*s.ending_counter);
+  o += "}";
+}
+
+bool DecodeShard(simdjson::dom::element e, ShardMeta& s) {
+  std::string_view start, end;
+  if (e["index"].get(s.index) || e["start_hash"].get(start) || e["end_hash"].get(end) ||
+      e["created_ms"].get(s.created_ms))
+    return false;
+  auto st = ParseDecimal128(start, "start_hash");
+  auto en = ParseDecimal128(end, "end_hash");
+  if (!st.ok() || !en.ok()) return false;
+  s.start_hash = *st;
+  s.end_hash = *en;
+  uint64_t u;
+  int64_t i64;
+  if (!e["parent"].get(u)) s.parent = u;
+  if (!e["adjacent_parent"].get(u)) s.adjacent_parent = u;
+  if (!e["closed_ms"].get(i64)) s.closed_ms = i64;
+  if (!e["ending_counter"].get(u)) s.ending_counter = u;
+  return true;
+}
+
+}  // namespace
+
 std::string EncodeStreamMeta(const StreamMeta& m) {
   std::string o = "{\n  \"format\": 1,\n  \"name\": ";
   AppendJsonString(o, m.name);
@@ -66,27 +190,28 @@ std::string EncodeStreamMeta(const StreamMeta& m) {
   o += ",\n  \"next_shard_index\": " + std::to_string(m.next_shard_index);
   o += ",\n  \"shards\": [";
   for (size_t i = 0; i < m.shards.size(); ++i) {
-    const auto& s = m.shards[i];
-    o += i ? ",\n    {" : "\n    {";
-    o += "\"index\": " + std::to_string(s.index);
-    o += ", \"start_hash\": \"" + ToDecimal(s.start_hash) + "\"";
-    o += ", \"end_hash\": \"" + ToDecimal(s.end_hash) + "\"";
-    if (s.parent) o += ", \"parent\": " + std::to_string(*s.parent);
-    if (s.adjacent_parent) o += ", \"adjacent_parent\": " + std::to_string(*s.adjacent_parent);
-    o += ", \"created_ms\": " + std::to_string(s.created_ms);
-    if (s.closed_ms) o += ", \"closed_ms\": " + std::to_string(*s.closed_ms);
-    if (s.ending_counter) o += ", \"ending_counter\": " + std::to_string(*s.ending_counter);
-    o += "}";
+    o += i ? ",\n    " : "\n    ";
+    EncodeShard(o, m.shards[i]);
   }
-  o += "\n  ]\n}\n";
+  o += "\n  ]";
+  if (m.pending) {
+    o += ",\n  \"pending\": {\"close\": [";
+    for (size_t i = 0; i < m.pending->close.size(); ++i)
+      o += (i ? ", " : "") + std::to_string(m.pending->close[i]);
+    o += "], \"open\": [";
+    for (size_t i = 0; i < m.pending->open.size(); ++i) {
+      if (i) o += ", ";
+      EncodeShard(o, m.pending->open[i]);
+    }
+    o += "]}";
+  }
+  o += "\n}\n";
   return o;
 }
 
 Result<StreamMeta> DecodeStreamMeta(std::string_view json, const std::string& path) {
   using namespace simdjson;
-  auto bad = [&](const std::string& why) {
-    return Status::Corruption(path + ": " + why);
-  };
+  auto bad = [&](const std::string& why) { return Status::Corruption(path + ": " + why); };
   dom::parser parser;
   padded_string padded(json);
   dom::element root;
@@ -105,25 +230,28 @@ Result<StreamMeta> DecodeStreamMeta(std::string_view json, const std::string& pa
   m.next_shard_index = next_index;
   for (dom::element e : shards) {
     ShardMeta s;
-    std::string_view start, end;
-    if (e["index"].get(s.index) || e["start_hash"].get(start) || e["end_hash"].get(end) ||
-        e["created_ms"].get(s.created_ms))
-      return bad("shard entry missing a field");
-    auto st = ParseDecimal128(start, "start_hash");
-    auto en = ParseDecimal128(end, "end_hash");
-    if (!st.ok() || !en.ok()) return bad("bad hash key in shard entry");
-    s.start_hash = *st;
-    s.end_hash = *en;
-    uint64_t u;
-    int64_t i64;
-    if (!e["parent"].get(u)) s.parent = u;
-    if (!e["adjacent_parent"].get(u)) s.adjacent_parent = u;
-    if (!e["closed_ms"].get(i64)) s.closed_ms = i64;
-    if (!e["ending_counter"].get(u)) s.ending_counter = u;
+    if (!DecodeShard(e, s)) return bad("bad shard entry");
     m.shards.push_back(s);
   }
   std::sort(m.shards.begin(), m.shards.end(),
             [](const ShardMeta& a, const ShardMeta& b) { return a.index < b.index; });
+  dom::object pending;
+  if (!root["pending"].get(pending)) {
+    PendingReshard step;
+    dom::array close, open;
+    if (pending["close"].get(close) || pending["open"].get(open)) return bad("bad pending entry");
+    for (dom::element e : close) {
+      uint64_t index;
+      if (e.get(index)) return bad("bad pending entry");
+      step.close.push_back(index);
+    }
+    for (dom::element e : open) {
+      ShardMeta s;
+      if (!DecodeShard(e, s)) return bad("bad pending shard entry");
+      step.open.push_back(s);
+    }
+    m.pending = std::move(step);
+  }
   return m;
 }
 

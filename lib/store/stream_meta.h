@@ -31,16 +31,38 @@ struct ShardMeta {
   uint128 starting_sequence() const { return MakeSequenceNumber(index, 0); }
 };
 
+// One resharding step: parents to close, children to open. It is recorded in
+// the metadata before any parent is sealed, so whoever finds it after a crash
+// can finish it (roll forward): a seal is never undone.
+struct PendingReshard {
+  std::vector<uint64_t> close;
+  std::vector<ShardMeta> open;
+};
+
 struct StreamMeta {
   std::string name;
   int64_t created_ms = 0;
   int retention_hours = 24;
   uint64_t next_shard_index = 0;
   std::vector<ShardMeta> shards;  // in index order
+  std::optional<PendingReshard> pending;
 
   const ShardMeta* FindShard(uint64_t index) const;
+  ShardMeta* FindShard(uint64_t index);
   std::vector<const ShardMeta*> OpenShards() const;  // by starting hash key
+  // The open shard whose range holds hash_key.
+  const ShardMeta* OpenShardFor(uint128 hash_key) const;
 };
+
+// Plans (and checks) a split of `shard` at new_starting_hash_key, or a merge
+// of two adjacent open shards, with children numbered from next_shard_index.
+Result<PendingReshard> PlanSplit(const StreamMeta& meta, uint64_t shard, uint128 at, int64_t now);
+Result<PendingReshard> PlanMerge(const StreamMeta& meta, uint64_t shard, uint64_t adjacent,
+                                 int64_t now);
+// Applies a planned step to the shard map: parents closed at `now` with the
+// given ending counters (one per parent, in plan order), children added.
+void ApplyReshard(StreamMeta& meta, const PendingReshard& step,
+                  const std::vector<uint64_t>& ending_counters, int64_t now);
 
 // N shards with even ranges: step = floor(2^128 / N), the last ends at 2^128-1
 // (the split AWS itself produces).

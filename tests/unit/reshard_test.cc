@@ -69,7 +69,7 @@ TEST_SUITE("store") {
     CHECK(low.is_open());
     CHECK(CheckOpenShardsTile(meta).ok());
     // A closed shard cannot be split (or merged) again.
-    CHECK(f.store.SplitShard("s", 0, kHalf).code() == StatusCode::kFailedPrecondition);
+    CHECK(f.store.SplitShard("s", 0, kHalf).code() == StatusCode::kInvalidArgument);
     CHECK(!f.store.MergeShards("s", 0, 1).ok());
     // New writes go to the children and number above every parent record.
     auto w = Value(f.store.OpenWriter("s", SyncMode::kNever));
