@@ -51,6 +51,21 @@ Status SetRetention(Backend& b, const AdminOptions& o, bool quiet) {
   return Status::Ok();
 }
 
+void AppendShardJson(std::string& j, const ShardMeta& s, bool close) {
+  j += "{\"ShardId\":\"" + s.id() + "\"";
+  if (s.parent) j += ",\"ParentShardId\":\"" + ShardIdFor(*s.parent) + "\"";
+  if (s.adjacent_parent) j += ",\"AdjacentParentShardId\":\"" + ShardIdFor(*s.adjacent_parent) + "\"";
+  j += ",\"HashKeyRange\":{\"StartingHashKey\":\"" + ToDecimal(s.start_hash) +
+       "\",\"EndingHashKey\":\"" + ToDecimal(s.end_hash) + "\"}";
+  j += ",\"SequenceNumberRange\":{\"StartingSequenceNumber\":\"" +
+       ToDecimal(s.starting_sequence()) + "\"";
+  if (s.ending_counter)
+    j += ",\"EndingSequenceNumber\":\"" + ToDecimal(MakeSequenceNumber(s.index, *s.ending_counter)) +
+         "\"";
+  j += "}";
+  if (close) j += "}";
+}
+
 std::string DescribeStreamJson(const StreamDescription& d) {
   const StreamMeta& m = d.meta;
   std::string j = "{\"StreamDescription\":{\"StreamName\":";
@@ -60,19 +75,8 @@ std::string DescribeStreamJson(const StreamDescription& d) {
   j += ",\"StreamStatus\":\"ACTIVE\",\"StreamModeDetails\":{\"StreamMode\":\"PROVISIONED\"}";
   j += ",\"Shards\":[";
   for (size_t i = 0; i < m.shards.size(); ++i) {
-    const ShardMeta& s = m.shards[i];
     if (i) j += ',';
-    j += "{\"ShardId\":\"" + s.id() + "\"";
-    if (s.parent) j += ",\"ParentShardId\":\"" + ShardIdFor(*s.parent) + "\"";
-    if (s.adjacent_parent) j += ",\"AdjacentParentShardId\":\"" + ShardIdFor(*s.adjacent_parent) + "\"";
-    j += ",\"HashKeyRange\":{\"StartingHashKey\":\"" + ToDecimal(s.start_hash) +
-         "\",\"EndingHashKey\":\"" + ToDecimal(s.end_hash) + "\"}";
-    j += ",\"SequenceNumberRange\":{\"StartingSequenceNumber\":\"" +
-         ToDecimal(s.starting_sequence()) + "\"";
-    if (s.ending_counter)
-      j += ",\"EndingSequenceNumber\":\"" +
-           ToDecimal(MakeSequenceNumber(s.index, *s.ending_counter)) + "\"";
-    j += "}";
+    AppendShardJson(j, m.shards[i], /*close=*/false);
     if (i < d.stats.size()) {
       const ShardStats& st = d.stats[i];
       j += ",\"Records\":" + std::to_string(st.records) + ",\"Bytes\":" + std::to_string(st.bytes) +

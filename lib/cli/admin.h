@@ -20,6 +20,10 @@ Status DescribeStream(Backend& b, const AdminOptions& o);
 Status DeleteStream(Backend& b, const AdminOptions& o, bool quiet);
 Status SetRetention(Backend& b, const AdminOptions& o, bool quiet);
 
+// One shard in the Kinesis JSON shape (ShardId, parents, HashKeyRange,
+// SequenceNumberRange); the object is left open unless `close`.
+void AppendShardJson(std::string& out, const ShardMeta& shard, bool close);
+
 // The JSON of `aws kinesis describe-stream`, with kstream's figures added to
 // each shard ("Records", "Bytes", "Segments", "LastSequenceNumber").
 std::string DescribeStreamJson(const StreamDescription& d);
