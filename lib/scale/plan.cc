@@ -24,7 +24,7 @@ void PlanSplits(StreamMeta& sim, uint128 start, std::vector<uint128> keys,
   op.kind = ReshardOp::Kind::kSplit;
   op.shard_start = start;
   op.key = keys[mid];
-  if (!SimulateOp(sim, op).ok()) return;  // cannot split there (a 1-key edge): leave it
+  if (!SimulateOp(sim, op).ok()) return;  // keys were filtered to splittable ones
   ops.push_back(op);
   PlanSplits(sim, start, std::vector<uint128>(keys.begin(), keys.begin() + mid), ops);
   PlanSplits(sim, keys[mid], std::vector<uint128>(keys.begin() + mid + 1, keys.end()), ops);
@@ -60,12 +60,34 @@ std::vector<ReshardOp> PlanUniformResize(const StreamMeta& meta, int target, Str
   std::vector<uint128> bounds;  // starts of target ranges 1..N-1
   for (size_t i = 1; i < goal.size(); ++i) bounds.push_back(goal[i].start_hash);
 
-  // 1. Split every open shard at the target boundaries strictly inside it.
+  // 1. Split every open shard at the target boundaries inside it (a split
+  // leaves each child two keys or more: start + 1 < key < end).
   for (const ShardMeta* s : meta.OpenShards()) {
     std::vector<uint128> inside;
     for (uint128 b : bounds)
-      if (b > s->start_hash && b <= s->end_hash) inside.push_back(b);
+      if (b > s->start_hash + 1 && b < s->end_hash) inside.push_back(b);
     PlanSplits(sim, s->start_hash, inside, ops);
+  }
+  // 1b. A boundary one key from a shard's edge cannot be split at: floor()
+  // makes N and 2N uniform maps differ by a key. Merge that shard with the
+  // neighbour across the edge, then split the pair at the boundary.
+  for (uint128 b : bounds) {
+    const ShardMeta* s = sim.OpenShardFor(b);
+    if (!s || s->start_hash == b) continue;
+    const bool at_end = b == s->end_hash;
+    const ShardMeta* other = sim.OpenShardFor(at_end ? s->end_hash + 1 : s->start_hash - 1);
+    if (!other) continue;
+    ReshardOp merge;
+    merge.kind = ReshardOp::Kind::kMerge;
+    merge.shard_start = at_end ? s->start_hash : other->start_hash;
+    merge.key = at_end ? other->start_hash : s->start_hash;
+    if (!SimulateOp(sim, merge).ok()) continue;
+    ops.push_back(merge);
+    ReshardOp split;
+    split.kind = ReshardOp::Kind::kSplit;
+    split.shard_start = merge.shard_start;
+    split.key = b;
+    if (SimulateOp(sim, split).ok()) ops.push_back(split);
   }
   // 2. Within each target range, merge neighbours pairwise until one is left.
   for (const auto& range : goal) {
