@@ -30,6 +30,7 @@ class Consumer {
       KS_ASSIGN_OR_RETURN(watch_, backend_.Watch(stream_));
     }
     KS_RETURN_IF_ERROR(Refresh(/*initial=*/true));
+    finished_ = o_.limit && *o_.limit == 0;  // a read budget of 0 would never end
     int64_t last_refresh = SteadyMillis();
     while (!*stop && !finished_) {
       bool progress;
@@ -113,7 +114,9 @@ class Consumer {
     active_.erase(it);
     done_.insert(index);
     shard_ended_ = true;
-    if (active_.empty() && !o_.follow && !o_.shards.empty()) finished_ = true;
+    // Chosen shards that are all closed and read: nothing more can come,
+    // following or not.
+    if (active_.empty() && !o_.shards.empty()) finished_ = true;
   }
 
   // Emits one record; false when the consumer must stop (limit, closed pipe).
