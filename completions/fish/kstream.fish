@@ -1,13 +1,16 @@
-# fish completion for kstream, kstream-put and kstream-get.
+# fish completion for kstream, kstream-put, kstream-get and kstream-scale.
 #
 # Install as ~/.config/fish/completions/kstream.fish (or under
 # /usr/share/fish/vendor_completions.d/) with copies or symlinks named
-# kstream-put.fish and kstream-get.fish: fish loads completions by command name.
+# kstream-put.fish, kstream-get.fish and kstream-scale.fish: fish loads
+# completions by command name.
 
 # Options that take a value, as the next token or after '='.
 set -g __kstream_arg_opts --home -k --partition-key -K --key-field -E --explicit-hash-key \
     --sync --linger --batch-records -s --shard -i --iterator --sequence-number --timestamp \
-    -n --limit --shards --retention
+    -n --limit --shards --retention --scaling-action --count --pct --min-shards --max-shards --at \
+    --period --sample --up-threshold --down-threshold --up-count --up-pct --down-count --down-pct \
+    --cool-off --interval
 
 # Prints the positional arguments of the command line so far (options and
 # their values left out). For "kstream put logs" that is "put" and "logs".
@@ -40,6 +43,8 @@ function __kstream_tool
             echo put
         case kstream-get
             echo get
+        case kstream-scale
+            echo scale
         case '*'
             set -l pos (__kstream_positionals)
             test (count $pos) -ge 1; and echo $pos[1]
@@ -133,7 +138,8 @@ function __kstream_commands
     __kstream_builtins
     printf '%s\t%s\n' \
         put 'Write records from stdin (kstream-put)' \
-        get 'Read records to stdout (kstream-get)'
+        get 'Read records to stdout (kstream-get)' \
+        scale 'Split, merge, resize or autoscale a stream (kstream-scale)'
 end
 
 # True when nothing but "kstream" precedes the word being completed: after
@@ -146,11 +152,11 @@ end
 function __kstream_external
     for c in (complete -C kstream- | string replace -r '\t.*' '')
         set c (string replace -r '^kstream-' '' -- $c)
-        contains -- $c create list describe delete retention help put get; or echo $c
+        contains -- $c create list describe delete retention help put get scale; or echo $c
     end
 end
 
-for c in kstream kstream-put kstream-get
+for c in kstream kstream-put kstream-get kstream-scale
     complete -c $c -f
     complete -c $c -l home -x -a '(__fish_complete_directories)' -d 'Store root (overrides $KSTREAM_HOME)'
     complete -c $c -s q -l quiet -d 'No diagnostics except errors'
@@ -208,4 +214,124 @@ for c in kstream kstream-get
     complete -c $c -n $get -l json -d 'One JSON envelope per record'
     complete -c $c -n $get -s 0 -l null -d 'NUL-terminated output records'
     complete -c $c -n $get -l ordered -d 'Merge all shards by arrival time'
+end
+
+# kstream-scale: the action, from its argument or from --scaling-action.
+function __kstream_scale_action
+    set -l tokens (commandline -opc)
+    for i in (seq (count $tokens))
+        set -l sa
+        switch $tokens[$i]
+            case --scaling-action
+                set -l j (math $i + 1)
+                test $j -le (count $tokens); and set sa $tokens[$j]
+            case '--scaling-action=*'
+                set sa (string replace -- --scaling-action= '' $tokens[$i])
+        end
+        switch "$sa"
+            case scaleUp
+                echo up
+                return
+            case scaleDown
+                echo down
+                return
+            case resize report
+                echo $sa
+                return
+        end
+    end
+    set -l args (__kstream_args)
+    test (count $args) -ge 2; and echo $args[2]
+end
+
+# True when kstream-scale's action comes next (no --scaling-action given).
+function __kstream_scale_wants_action
+    __kstream_nargs_lt 2; or return
+    test (count (__kstream_args)) -eq 1; or return
+    not string match -q -- '--scaling-action*' (commandline -opc)
+end
+
+# True when the action is one of the arguments (or, with no arguments, when
+# there is none yet).
+function __kstream_scale_for
+    set -l action (__kstream_scale_action)
+    test -z "$action"; and return 0
+    contains -- $action $argv
+end
+
+# True when a shard id comes next: split SHARD, merge SHARD SHARD.
+function __kstream_scale_wants_shard
+    string match -q -- '-*' (commandline -ct); and return 1
+    set -l args (__kstream_args)
+    switch "$args[2]"
+        case split
+            test (count $args) -eq 2
+        case merge
+            test (count $args) -eq 2 -o (count $args) -eq 3
+        case '*'
+            return 1
+    end
+end
+
+# Open shard ids of the stream named on the command line: the shard lines of
+# its stream.json without a "closed_ms". For merge, the first shard given is
+# left out.
+function __kstream_scale_open_shards
+    set -l args (__kstream_args)
+    test (count $args) -ge 1; or return
+    set -l file (__kstream_root)/streams/$args[1]/stream.json
+    if not test -r $file
+        __kstream_shards
+        return
+    end
+    set -l skip
+    if test (count $args) -ge 3
+        set skip $args[3]
+        string match -qr '^[0-9]+$' -- $skip; and set skip (printf 'shardId-%012d' $skip)
+    end
+    string match -r '^\s*\{"index": \d+,.*' <$file | string match -v '*"closed_ms"*' |
+        string replace -r '^\s*\{"index": (\d+),.*' '$1' |
+        while read -l n
+            set -l id (printf 'shardId-%012d' $n)
+            test "$id" = "$skip"; or echo $id
+        end
+end
+
+# kstream-scale and kstream scale.
+for c in kstream kstream-scale
+    set -l scale "__kstream_is scale"
+    complete -c $c -n "$scale; and __kstream_nargs_lt 1" -a '(__kstream_streams)' -d Stream
+    complete -c $c -n "$scale; and __kstream_scale_wants_action" -a "
+        up\t'Grow by --count N shards or --pct P percent'
+        down\t'Shrink by --count N shards or --pct P percent'
+        resize\t'Exactly N shards with equal hash ranges'
+        split\t'Split one shard (default: the middle of its range)'
+        merge\t'Merge two shards whose hash ranges touch'
+        auto\t'Scale from the measured write load'
+        report\t'The open shards and their share of the hash space'"
+    complete -c $c -n "$scale; and __kstream_scale_wants_shard" -a '(__kstream_scale_open_shards)' -d 'Open shard'
+    complete -c $c -n "$scale; and __kstream_scale_for" -l scaling-action -x -d "The scaling utility's spelling, instead of an action" -a "
+        scaleUp\t'up (with --count or --pct)'
+        scaleDown\t'down (with --count or --pct)'
+        resize\t'resize to --count shards'
+        report\t'the open shards'"
+    complete -c $c -n "$scale; and __kstream_scale_for up down resize" -l count -x -d 'Shards to add or remove (up, down); the count for --scaling-action resize'
+    complete -c $c -n "$scale; and __kstream_scale_for up down" -l pct -x -d 'Percent to grow or shrink by (up, down)'
+    complete -c $c -n "$scale; and __kstream_scale_for up down resize auto" -l min-shards -x -d 'Never go below this many open shards (default 1)'
+    complete -c $c -n "$scale; and __kstream_scale_for up down resize auto" -l max-shards -x -d 'Never go above this many open shards (default 10000)'
+    complete -c $c -n "$scale; and __kstream_scale_for split" -l at -x -d 'split: the new starting hash key (decimal)'
+    complete -c $c -n "$scale; and __kstream_scale_for up down resize split merge auto" -l dry-run -d 'Print the plan; change nothing'
+    complete -c $c -n "$scale; and __kstream_scale_for up down resize split merge auto report" -l json -d 'Print the shard maps before and after, and the operations, as JSON'
+    set -l auto "$scale; and __kstream_scale_for auto"
+    complete -c $c -n $auto -l once -d 'Decide and act once, then exit (for cron)'
+    complete -c $c -n $auto -l period -x -d 'Window of load judged (default 5m)'
+    complete -c $c -n $auto -l sample -x -d 'Width of one sample (default 1m)'
+    complete -c $c -n $auto -l up-threshold -x -d 'Scale up when every sample is at or above this % (default 80)'
+    complete -c $c -n $auto -l down-threshold -x -d 'Scale down when every sample is at or below this % (default 20)'
+    complete -c $c -n $auto -l up-count -x -d 'Scale up by this many shards'
+    complete -c $c -n $auto -l up-pct -x -d 'Scale up by this percent (default 100)'
+    complete -c $c -n $auto -l down-count -x -d 'Scale down by this many shards'
+    complete -c $c -n $auto -l down-pct -x -d 'Scale down by this percent (default 50)'
+    complete -c $c -n $auto -l cool-off -x -d 'Wait this long after any reshard (default 5m)'
+    complete -c $c -n $auto -l interval -x -d 'Time between checks (default: --sample)'
 end
