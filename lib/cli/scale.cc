@@ -74,9 +74,10 @@ Status Apply(Backend& b, const ScaleCommand& c, const StreamMeta& before, std::v
     std::cout << j << std::flush;
   } else if (!c.quiet) {
     char line[256];
-    snprintf(line, sizeof(line), "%s: %zu -> %zu open shards (%zu split%s, %zu merge%s", c.stream.c_str(),
-             before.OpenShards().size(), after.OpenShards().size(), splits, splits == 1 ? "" : "s",
-             merges, merges == 1 ? "" : "s");
+    snprintf(line, sizeof(line), "%s: %zu -> %zu open shard%s (%zu split%s, %zu merge%s",
+             c.stream.c_str(), before.OpenShards().size(), after.OpenShards().size(),
+             after.OpenShards().size() == 1 ? "" : "s", splits, splits == 1 ? "" : "s", merges,
+             merges == 1 ? "" : "s");
     std::cout << line;
     if (c.dry_run) {
       std::cout << "; dry run: nothing changed)\n";
@@ -100,7 +101,8 @@ Status Report(Backend& b, const ScaleCommand& c) {
     std::cout << "{\"StreamName\":\"" << c.stream << "\",\"Shards\":" << OpenShardsJson(m) << "}\n";
     return Status::Ok();
   }
-  std::cout << m.OpenShards().size() << " open shards of '" << c.stream << "':\n";
+  const size_t n = m.OpenShards().size();
+  std::cout << n << " open shard" << (n == 1 ? "" : "s") << " of '" << c.stream << "':\n";
   for (const ShardMeta* s : m.OpenShards()) {
     const double pct = 100.0 * double(s->end_hash - s->start_hash) / double(kMaxHashKey);
     char line[128];
@@ -175,7 +177,9 @@ Status RunScaleCommand(Backend& b, const ScaleCommand& c, const volatile bool* s
     KS_ASSIGN_OR_RETURN(int target, ScaleTarget(open, a == "up" ? ScaleDirection::kUp
                                                                 : ScaleDirection::kDown,
                                                 c.count, c.pct));
-    target = std::clamp(target, c.min_shards, c.max_shards);
+    // The limits bound the move; they never turn an up into a down.
+    target = a == "up" ? std::max(open, std::min(target, c.max_shards))
+                       : std::min(open, std::max(target, c.min_shards));
     return Apply(b, c, before, PlanUniformResize(before, target, nullptr));
   }
   std::vector<uint64_t> ids;

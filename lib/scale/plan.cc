@@ -124,8 +124,7 @@ Result<int> ScaleTarget(int open, ScaleDirection dir, std::optional<int> count,
   if (pct && !(*pct > 0)) return Status::InvalidArgument("--pct must be greater than 0");
   if (dir == ScaleDirection::kUp) {
     const double t = count ? double(open) + *count : std::ceil(open * (100.0 + *pct) / 100.0 - 1e-9);
-    if (t > 10000) return Status::InvalidArgument("the target exceeds 10000 shards");
-    return int(t);
+    return int(std::min(t, double(kMaxShardsPerStream)));
   }
   if (pct && *pct > 100) return Status::InvalidArgument("--pct of a scale-down is at most 100");
   const double t = count ? double(open) - *count : std::floor(open * (100.0 - *pct) / 100.0 + 1e-9);

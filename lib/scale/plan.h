@@ -33,10 +33,12 @@ std::vector<ReshardOp> PlanUniformResize(const StreamMeta& meta, int target, Str
 // Applies one operation to a shard map, as the store would (for dry runs).
 Status SimulateOp(StreamMeta& meta, ReshardOp& op);
 
+inline constexpr int kMaxShardsPerStream = 10000;
+
 enum class ScaleDirection { kUp, kDown };
 // The scaling utility's targets: up by count (open + N) or percent (rounded
 // up; 100 doubles); down by count (never below 1) or percent (rounded down,
-// never below 1).
+// never below 1). Up is capped at kMaxShardsPerStream.
 Result<int> ScaleTarget(int open, ScaleDirection dir, std::optional<int> count,
                         std::optional<double> pct);
 

@@ -76,6 +76,7 @@ Result<Decision> DecideAutoscale(Backend& backend, const std::string& stream,
   for (int k = 0; k < samples; ++k) {
     LoadSample s;
     s.start_ms = now - int64_t(samples - k) * o.sample_ms;
+    if (s.start_ms < meta.created_ms) continue;  // the stream did not exist yet
     Tally total;
     for (const auto& shard : meta.shards) {
       if (shard.closed_ms && *shard.closed_ms < s.start_ms) continue;  // closed before
@@ -83,6 +84,7 @@ Result<Decision> DecideAutoscale(Backend& backend, const std::string& stream,
                                               s.start_ms + o.sample_ms, cap));
       total.records += t.records;
       total.bytes += t.bytes;
+      s.saturated = s.saturated || t.records > cap.records || t.bytes > cap.bytes;
     }
     s.records_per_s = double(total.records) / sample_s;
     s.bytes_per_s = double(total.bytes) / sample_s;
@@ -91,17 +93,23 @@ Result<Decision> DecideAutoscale(Backend& backend, const std::string& stream,
     d.samples.push_back(s);
   }
 
+  if (int(d.samples.size()) < samples) {
+    d.reason = std::to_string(d.open) + " open shards; the stream is younger than the " +
+               std::to_string(o.period_ms / 1000) + " s window judged: no change yet";
+    return d;
+  }
   std::string load = "utilisation per " + std::to_string(o.sample_ms / 1000) + " s sample:";
   bool all_high = true, all_low = true;
   for (const auto& s : d.samples) {
-    load += " " + Percent(s.utilisation_pct);
+    // A saturated sample stopped counting early: its figure is a lower bound.
+    load += " " + std::string(s.saturated ? ">=" : "") + Percent(s.utilisation_pct);
     all_high = all_high && s.utilisation_pct >= o.up_threshold_pct;
     all_low = all_low && s.utilisation_pct <= o.down_threshold_pct;
   }
   const auto& last = d.samples.back();
   char rates[160];
-  snprintf(rates, sizeof(rates), "%d open shards; last sample %.0f records/s, %.2f MiB/s; ", d.open,
-           last.records_per_s, last.bytes_per_s / (1024 * 1024));
+  snprintf(rates, sizeof(rates), "%d open shards; last sample %s%.0f records/s, %.2f MiB/s; ",
+           d.open, last.saturated ? ">=" : "", last.records_per_s, last.bytes_per_s / (1024 * 1024));
   d.reason = rates + load;
 
   int64_t last_reshard = 0;
@@ -123,9 +131,14 @@ Result<Decision> DecideAutoscale(Backend& backend, const std::string& stream,
     d.action = Decision::Action::kDown;
     d.reason += " (all <= " + Percent(o.down_threshold_pct) + "): scale down to " +
                 std::to_string(d.target);
+  } else if (all_high) {
+    d.reason += ": no change (already at --max-shards " + std::to_string(o.max_shards) + ")";
+  } else if (all_low) {
+    d.reason += ": no change (already at --min-shards " + std::to_string(o.min_shards) + ")";
   } else {
-    d.reason += ": no change (up above " + Percent(o.up_threshold_pct) + ", down below " +
-                Percent(o.down_threshold_pct) + " in every sample)";
+    d.reason += ": no change (up when every sample is at or above " +
+                Percent(o.up_threshold_pct) + ", down when every one is at or below " +
+                Percent(o.down_threshold_pct) + ")";
   }
   return d;
 }

@@ -40,6 +40,7 @@ struct LoadSample {
   double records_per_s = 0;
   double bytes_per_s = 0;
   double utilisation_pct = 0;  // of the open shards' capacity, records or bytes, the higher
+  bool saturated = false;      // counting stopped past twice the capacity: a lower bound
 };
 
 struct Decision {

@@ -46,10 +46,9 @@ Result<PendingReshard> PlanSplit(const StreamMeta& m, uint64_t index, uint128 at
   // Kinesis's rule (start + 1 < key < end): each child keeps two keys or more.
   if (!(at > parent->start_hash + 1 && at < parent->end_hash))
     return Status::InvalidArgument("hash key " + ToDecimal(at) + " cannot split " + parent->id() +
-                                   ": it must be greater than the shard's starting hash key + 1 (" +
-                                   ToDecimal(parent->start_hash + 1) +
-                                   ") and less than its ending hash key (" +
-                                   ToDecimal(parent->end_hash) + ")");
+                                   ": it must be at least " + ToDecimal(parent->start_hash + 2) +
+                                   " and below " + ToDecimal(parent->end_hash) +
+                                   " (each new shard keeps two hash keys or more)");
   PendingReshard step;
   step.close = {index};
   ShardMeta low, high;

@@ -152,19 +152,28 @@ assert [o["Action"] for o in d["Operations"]] == ["SplitShard", "SplitShard"], d
 assert all(len(o["ChildShardIds"]) == 2 for o in d["Operations"])
 ' "$WORK/plan.json"
 expect_ok kstream-scale plan --scaling-action scaleDown --count 3
-expect_contains "$OUT" "4 -> 1 open shards"
+expect_contains "$OUT" "4 -> 1 open shard "
 expect_ok kstream-scale plan --scaling-action resize --count 2
 expect_eq 2 "$(open_shards plan)" "open shards after --scaling-action resize"
 expect_ok kstream-scale plan up --count 6 --max-shards 4
 expect_eq 4 "$(open_shards plan)" "--max-shards caps a scale-up"
+expect_ok kstream-scale plan up --count 1 --max-shards 2
+expect_eq 4 "$(open_shards plan)" "--max-shards below the count does not make up shrink"
+expect_ok kstream-scale plan down --count 1 --min-shards 6
+expect_eq 4 "$(open_shards plan)" "--min-shards above the count does not make down grow"
 
-# --- Autoscaling, once: an idle stream shrinks; a flooded one grows.
+# --- Autoscaling, once: a new stream waits for a full window; then an idle
+# stream shrinks and a flooded one grows; limits never reverse a move.
 expect_ok kstream create auto --shards 4
+expect_ok kstream-scale auto auto --once --period 2s --sample 1s --cool-off 0s
+expect_contains "$ERR" "younger than"
+expect_eq 4 "$(open_shards auto)" "a new stream is not judged before a full window"
+sleep 2.5
 expect_ok kstream-scale auto auto --once --period 2s --sample 1s --cool-off 0s
 expect_contains "$ERR" "scale down to 2"
 expect_eq 2 "$(open_shards auto)" "open shards after an idle autoscale"
 seq 1 30000 | kstream-put auto
-expect_ok kstream-scale auto auto --once --period 3s --sample 3s --cool-off 0s
+expect_ok kstream-scale auto auto --once --period 2s --sample 2s --cool-off 0s
 expect_contains "$ERR" "scale up to 4"
 expect_eq 4 "$(open_shards auto)" "open shards after a flooded autoscale"
 expect_ok kstream-scale auto auto --once --period 3s --sample 3s --cool-off 1h
