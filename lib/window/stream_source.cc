@@ -1,0 +1,110 @@
+#include "window/stream_source.h"
+
+#include <chrono>
+#include <vector>
+
+namespace kstream::window {
+namespace {
+
+constexpr size_t kReadRecords = 4096;
+constexpr size_t kReadBytes = 1 << 20;
+constexpr int64_t kIdlePollMs = 20;  // how often a caught-up shard is read again
+constexpr int64_t kRefreshMs = 1000;
+
+int64_t SteadyMillis() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
+}
+
+}  // namespace
+
+Status StreamSource::Open() {
+  if (follow_) {
+    KS_ASSIGN_OR_RETURN(watch_, backend_.Watch(stream_));
+  }
+  return Refresh(true);
+}
+
+Status StreamSource::Refresh(bool initial) {
+  KS_ASSIGN_OR_RETURN(StreamDescription d, backend_.DescribeStream(stream_));
+  last_refresh_ms_ = SteadyMillis();
+  for (const ShardMeta& shard : d.meta.shards) {
+    if (started_.count(shard.index)) continue;
+    if (initial && start_.type == IteratorType::kLatest && !shard.is_open()) {
+      started_.insert(shard.index);  // nothing new will land there
+      done_.insert(shard.index);
+      continue;
+    }
+    bool parents_done = true;
+    for (auto p : {shard.parent, shard.adjacent_parent})
+      if (p && d.meta.FindShard(*p) && !done_.count(*p)) parents_done = false;
+    if (!parents_done) continue;
+    StartPosition start = start_;
+    if (!initial && start.type != IteratorType::kAtTimestamp) start = StartPosition{};
+    KS_ASSIGN_OR_RETURN(auto cursor, backend_.OpenCursor(stream_, shard.index, start));
+    started_.insert(shard.index);
+    active_[shard.index].cursor = std::move(cursor);
+  }
+  return Status::Ok();
+}
+
+// Reads a batch for every shard whose buffer is used up; a caught-up shard
+// only every kIdlePollMs while another shard has records buffered.
+Status StreamSource::ReadShards() {
+  bool any_buffered = false;
+  for (auto& [index, s] : active_) any_buffered |= s.pos < s.batch.size();
+  const int64_t now = SteadyMillis();
+  for (auto& [index, s] : active_) {
+    if (s.pos < s.batch.size() || s.ended) continue;
+    if (s.idle && any_buffered && now - s.last_read_ms < kIdlePollMs) continue;
+    s.batch.Clear();
+    s.pos = 0;
+    KS_ASSIGN_OR_RETURN(auto state, s.cursor->Read(s.batch, kReadRecords, kReadBytes));
+    s.last_read_ms = now;
+    s.ended = state == ShardCursor::State::kShardEnd;
+    s.idle = state != ShardCursor::State::kMore && s.batch.empty();
+  }
+  return Status::Ok();
+}
+
+Result<StreamSource::State> StreamSource::Next(Record& record) {
+  for (;;) {
+    KS_RETURN_IF_ERROR(ReadShards());
+    bool finished_some = false;
+    for (auto it = active_.begin(); it != active_.end();) {
+      Shard& s = it->second;
+      const bool drained = s.pos >= s.batch.size();
+      // Read once: a caught-up open shard is done for this run.
+      if (drained && (s.ended || (!follow_ && s.idle))) {
+        corrupt_ += s.cursor->corrupt_records();
+        finished_some |= s.ended;
+        done_.insert(it->first);
+        it = active_.erase(it);
+      } else {
+        ++it;
+      }
+    }
+    if (finished_some) {
+      KS_RETURN_IF_ERROR(Refresh(false));  // children may be readable now
+      continue;
+    }
+    Shard* best = nullptr;
+    for (auto& [index, s] : active_)
+      if (s.pos < s.batch.size() &&
+          (!best || s.batch[s.pos].arrival_ms < best->batch[best->pos].arrival_ms))
+        best = &s;
+    if (!best) return active_.empty() && !follow_ ? State::kEnd : State::kIdle;
+    const RecordBatch::Record r = best->batch[best->pos++];
+    record.data = r.data;
+    record.arrival_ms = r.arrival_ms;
+    return State::kRecord;
+  }
+}
+
+Status StreamSource::Wait(int timeout_ms) {
+  if (watch_) KS_RETURN_IF_ERROR(watch_->Wait(timeout_ms));
+  if (SteadyMillis() - last_refresh_ms_ >= kRefreshMs) return Refresh(false);
+  return Status::Ok();
+}
+
+}  // namespace kstream::window
