@@ -67,6 +67,15 @@ Result<Decision> DecideAutoscale(Backend& backend, const std::string& stream,
   Decision d;
   d.open = int(meta.OpenShards().size());
   d.target = d.open;
+  // Right after a reshard, the new shards have not been judged on load yet.
+  int64_t last_reshard = 0;
+  for (const auto& s : meta.shards) last_reshard = std::max(last_reshard, s.closed_ms.value_or(0));
+  if (last_reshard && now - last_reshard < o.cool_off_ms) {
+    d.reason = std::to_string(d.open) + " open shards; cooling off for " +
+               std::to_string((o.cool_off_ms - (now - last_reshard)) / 1000) +
+               " s more after the last reshard: no change";
+    return d;
+  }
   const double sample_s = double(o.sample_ms) / 1000;
   const double cap_records = d.open * kShardRecordsPerSecond;
   const double cap_bytes = d.open * kShardBytesPerSecond;
@@ -112,13 +121,6 @@ Result<Decision> DecideAutoscale(Backend& backend, const std::string& stream,
            d.open, last.saturated ? ">=" : "", last.records_per_s, last.bytes_per_s / (1024 * 1024));
   d.reason = rates + load;
 
-  int64_t last_reshard = 0;
-  for (const auto& s : meta.shards) last_reshard = std::max(last_reshard, s.closed_ms.value_or(0));
-  if (last_reshard && now - last_reshard < o.cool_off_ms) {
-    d.reason += "; cooling off for " + std::to_string((o.cool_off_ms - (now - last_reshard)) / 1000) +
-                " s more after the last reshard";
-    return d;
-  }
   if (all_high && d.open < o.max_shards) {
     KS_ASSIGN_OR_RETURN(int t, ScaleTarget(d.open, ScaleDirection::kUp, o.up_count, o.up_pct));
     d.target = std::min(t, o.max_shards);

@@ -176,7 +176,7 @@ seq 1 30000 | kstream-put auto
 expect_ok kstream-scale auto auto --once --period 2s --sample 2s --cool-off 0s
 expect_contains "$ERR" "scale up to 4"
 expect_eq 4 "$(open_shards auto)" "open shards after a flooded autoscale"
-expect_ok kstream-scale auto auto --once --period 3s --sample 3s --cool-off 1h
+expect_ok kstream-scale auto auto --once --period 2s --sample 2s --cool-off 1h
 expect_contains "$ERR" "cooling off"
 
 finish
