@@ -60,7 +60,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_flag("-p,--print", o.print_results,
                "Print {\"ShardId\",\"SequenceNumber\"} per record once it is durable");
-  app.add_flag("--skip-invalid", o.skip_invalid, "Skip invalid lines (counted) instead of stopping");
+  app.add_flag("--skip-invalid", o.skip_invalid,
+               "Skip invalid lines (counted) instead of stopping");
   if (int rc = cli::Parse(app, argc, argv, kTool); rc >= 0) return rc;
   if (Status s = ValidateStreamName(stream); !s.ok()) return cli::UsageError(kTool, s.message());
 
@@ -104,8 +105,8 @@ int main(int argc, char** argv) {
   Status s = RunProducer(**writer, input, o, results, stats, Env::Default(), &g_stop);
   progress.Finish();
   if (stats.skipped > 0 && !common.quiet)
-    std::cerr << kTool << ": skipped " << stats.skipped << " invalid record(s); first: "
-              << stats.first_skip_reason << "\n";
+    std::cerr << kTool << ": skipped " << stats.skipped
+              << " invalid record(s); first: " << stats.first_skip_reason << "\n";
   if (common.verbose) {
     const double secs =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - started).count();

@@ -47,10 +47,12 @@ int main(int argc, char** argv) {
   std::optional<double> up_pct, down_pct;
   app.add_option("stream", c.stream, "Stream to reshard")->required();
   app.add_option("action", args, "Action and its arguments (see below)");
-  app.add_option("--scaling-action", scaling_action,
-                 "The scaling utility's spelling: scaleUp, scaleDown, resize (with --count), report")
+  app.add_option(
+         "--scaling-action", scaling_action,
+         "The scaling utility's spelling: scaleUp, scaleDown, resize (with --count), report")
       ->check(CLI::IsMember({"scaleUp", "scaleDown", "resize", "report"}));
-  app.add_option("--count", c.count, "Shards to add or remove (up, down; resize with --scaling-action)");
+  app.add_option("--count", c.count,
+                 "Shards to add or remove (up, down; resize with --scaling-action)");
   app.add_option("--pct", c.pct, "Percent to grow or shrink by (up, down)");
   app.add_option("--min-shards", c.min_shards, "Never go below this many open shards")
       ->capture_default_str();
@@ -58,7 +60,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   app.add_option("--at", at, "split: the new starting hash key (decimal)")->type_name("HASHKEY");
   app.add_flag("--dry-run", c.dry_run, "Print the plan; change nothing");
-  app.add_flag("--json", c.json, "Print the shard map before and after, and the operations, as JSON");
+  app.add_flag("--json", c.json,
+               "Print the shard map before and after, and the operations, as JSON");
   auto* g = app.add_option_group("auto", "Autoscaling (action auto)");
   g->add_flag("--once", c.once, "Decide and act once, then exit (for cron)");
   g->add_option("--period", period, "Window of load judged")->capture_default_str();
@@ -71,7 +74,8 @@ int main(int argc, char** argv) {
       ->capture_default_str();
   g->add_option("--up-count", up_count, "Scale up by this many shards (default: --up-pct 100)");
   g->add_option("--up-pct", up_pct, "Scale up by this percent");
-  g->add_option("--down-count", down_count, "Scale down by this many shards (default: --down-pct 50)");
+  g->add_option("--down-count", down_count,
+                "Scale down by this many shards (default: --down-pct 50)");
   g->add_option("--down-pct", down_pct, "Scale down by this percent");
   g->add_option("--cool-off", cool_off, "Wait this long after any reshard")->capture_default_str();
   g->add_option("--interval", interval, "Time between checks (default: --sample)");
@@ -80,7 +84,8 @@ int main(int argc, char** argv) {
 
   // Map the scaling utility's spelling onto ours.
   if (!scaling_action.empty()) {
-    if (!args.empty()) return cli::UsageError(kTool, "give an action or --scaling-action, not both");
+    if (!args.empty())
+      return cli::UsageError(kTool, "give an action or --scaling-action, not both");
     if (scaling_action == "scaleUp") args = {"up"};
     if (scaling_action == "scaleDown") args = {"down"};
     if (scaling_action == "report") args = {"report"};
@@ -90,7 +95,9 @@ int main(int argc, char** argv) {
       c.count.reset();
     }
   }
-  if (args.empty()) return cli::UsageError(kTool, "an action is required (up, down, resize, split, merge, auto, report)");
+  if (args.empty())
+    return cli::UsageError(kTool,
+                           "an action is required (up, down, resize, split, merge, auto, report)");
   c.action = args[0];
   c.shards.assign(args.begin() + 1, args.end());
   if (c.action == "resize") {
@@ -110,7 +117,8 @@ int main(int argc, char** argv) {
     c.at = *h;
   }
   for (auto [text, out] : {std::pair{&period, &c.autoscale.period_ms},
-                           {&sample, &c.autoscale.sample_ms}, {&cool_off, &c.autoscale.cool_off_ms},
+                           {&sample, &c.autoscale.sample_ms},
+                           {&cool_off, &c.autoscale.cool_off_ms},
                            {&interval, &c.check_interval_ms}}) {
     if (text->empty()) continue;
     auto ms = ParseDuration(*text);

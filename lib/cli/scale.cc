@@ -45,7 +45,8 @@ std::string OpenShardsJson(const StreamMeta& m) {
 }
 
 // Plans (and unless dry-running, carries out) `ops`, then reports.
-Status Apply(Backend& b, const ScaleCommand& c, const StreamMeta& before, std::vector<ReshardOp> ops) {
+Status Apply(Backend& b, const ScaleCommand& c, const StreamMeta& before,
+             std::vector<ReshardOp> ops) {
   const auto started = Clock::now();
   size_t splits = 0, merges = 0;
   for (const auto& op : ops) (op.kind == ReshardOp::Kind::kSplit ? splits : merges)++;
@@ -115,8 +116,8 @@ Status Report(Backend& b, const ScaleCommand& c) {
 Status Auto(Backend& b, const ScaleCommand& c, const volatile bool* stop) {
   const int64_t every = c.check_interval_ms ? c.check_interval_ms : c.autoscale.sample_ms;
   for (;;) {
-    KS_ASSIGN_OR_RETURN(Decision d, DecideAutoscale(b, c.stream, c.autoscale,
-                                                    Env::Default()->NowMillis()));
+    KS_ASSIGN_OR_RETURN(Decision d,
+                        DecideAutoscale(b, c.stream, c.autoscale, Env::Default()->NowMillis()));
     if (!c.quiet) std::cerr << "kstream-scale: " << c.stream << ": " << d.reason << "\n";
     if (d.action != Decision::Action::kNone) KS_RETURN_IF_ERROR(Resize(b, c, d.target));
     if (c.once) return Status::Ok();
@@ -174,9 +175,9 @@ Status RunScaleCommand(Backend& b, const ScaleCommand& c, const volatile bool* s
   KS_ASSIGN_OR_RETURN(StreamMeta before, b.ListShards(c.stream));
   const int open = int(before.OpenShards().size());
   if (a == "up" || a == "down") {
-    KS_ASSIGN_OR_RETURN(int target, ScaleTarget(open, a == "up" ? ScaleDirection::kUp
-                                                                : ScaleDirection::kDown,
-                                                c.count, c.pct));
+    KS_ASSIGN_OR_RETURN(
+        int target,
+        ScaleTarget(open, a == "up" ? ScaleDirection::kUp : ScaleDirection::kDown, c.count, c.pct));
     // The limits bound the move; they never turn an up into a down.
     target = a == "up" ? std::max(open, std::min(target, c.max_shards))
                        : std::min(open, std::max(target, c.min_shards));

@@ -16,7 +16,9 @@ void OnStopSignal(int) {
 }
 }  // namespace
 
-std::string CommonOptions::StoreRoot() const { return home.empty() ? DefaultStoreRoot() : home; }
+std::string CommonOptions::StoreRoot() const {
+  return home.empty() ? DefaultStoreRoot() : home;
+}
 
 void AddCommonOptions(CLI::App& app, CommonOptions& common, const std::string& tool) {
   app.add_option("--home", common.home,

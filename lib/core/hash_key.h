@@ -33,7 +33,11 @@ uint128 HashPartitionKey(std::string_view partition_key);
 inline uint128 MakeSequenceNumber(uint64_t shard_index, uint64_t counter) {
   return (uint128(shard_index + 1) << 64) | counter;
 }
-inline uint64_t SequenceShardIndex(uint128 seq) { return uint64_t(seq >> 64) - 1; }
-inline uint64_t SequenceCounter(uint128 seq) { return uint64_t(seq); }
+inline uint64_t SequenceShardIndex(uint128 seq) {
+  return uint64_t(seq >> 64) - 1;
+}
+inline uint64_t SequenceCounter(uint128 seq) {
+  return uint64_t(seq);
+}
 
 }  // namespace kstream

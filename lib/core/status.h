@@ -18,8 +18,8 @@ enum class StatusCode {
   kInvalidArgument,  // bad input from the user: a line, a flag value, a name
   kNotFound,         // stream, shard or file missing
   kAlreadyExists,
-  kCorruption,       // on-disk data failed a check
-  kIOError,          // a system call failed
+  kCorruption,          // on-disk data failed a check
+  kIOError,             // a system call failed
   kFailedPrecondition,  // e.g. writing to a closed shard, reshard of a closed shard
   kLimitExceeded,
 };
@@ -28,7 +28,9 @@ class [[nodiscard]] Status {
  public:
   Status() = default;
   static Status Ok() { return Status(); }
-  static Status InvalidArgument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
+  static Status InvalidArgument(std::string m) {
+    return {StatusCode::kInvalidArgument, std::move(m)};
+  }
   static Status NotFound(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
   static Status AlreadyExists(std::string m) { return {StatusCode::kAlreadyExists, std::move(m)}; }
   static Status Corruption(std::string m) { return {StatusCode::kCorruption, std::move(m)}; }
@@ -79,10 +81,10 @@ class [[nodiscard]] Result {
 }  // namespace kstream
 
 // Early-return helpers, in the style of LevelDB / Abseil.
-#define KS_RETURN_IF_ERROR(expr)          \
-  do {                                    \
-    ::kstream::Status _st = (expr);       \
-    if (!_st.ok()) return _st;            \
+#define KS_RETURN_IF_ERROR(expr)    \
+  do {                              \
+    ::kstream::Status _st = (expr); \
+    if (!_st.ok()) return _st;      \
   } while (0)
 
 #define KS_CONCAT_INNER(a, b) a##b

@@ -53,15 +53,14 @@ bool Digits(std::string_view s, size_t pos, size_t n, int& out) {
 
 bool ParseIso8601(std::string_view s, int64_t& ms) {
   int y, mo, d, h = 0, mi = 0, sec = 0;
-  if (!Digits(s, 0, 4, y) || s.size() < 10 || s[4] != '-' || !Digits(s, 5, 2, mo) ||
-      s[7] != '-' || !Digits(s, 8, 2, d))
+  if (!Digits(s, 0, 4, y) || s.size() < 10 || s[4] != '-' || !Digits(s, 5, 2, mo) || s[7] != '-' ||
+      !Digits(s, 8, 2, d))
     return false;
   if (mo < 1 || mo > 12 || d < 1 || d > 31) return false;
   size_t i = 10;
   int64_t frac_ms = 0;
   if (i < s.size() && (s[i] == 'T' || s[i] == ' ')) {
-    if (!Digits(s, i + 1, 2, h) || i + 3 >= s.size() || s[i + 3] != ':' ||
-        !Digits(s, i + 4, 2, mi))
+    if (!Digits(s, i + 1, 2, h) || i + 3 >= s.size() || s[i + 3] != ':' || !Digits(s, i + 4, 2, mi))
       return false;
     i += 6;
     if (i < s.size() && s[i] == ':') {
@@ -151,12 +150,18 @@ Result<int64_t> ParseDuration(std::string_view text) {
     return Status::InvalidArgument("invalid duration " + Quote(text) +
                                    " (examples: 500ms, 5s, 2m, 1h)");
   double scale;
-  if (unit.empty() || unit == "s") scale = 1000;
-  else if (unit == "ms") scale = 1;
-  else if (unit == "us") scale = 0.001;
-  else if (unit == "m" || unit == "min") scale = 60000;
-  else if (unit == "h") scale = 3600000;
-  else if (unit == "d") scale = 86400000;
+  if (unit.empty() || unit == "s")
+    scale = 1000;
+  else if (unit == "ms")
+    scale = 1;
+  else if (unit == "us")
+    scale = 0.001;
+  else if (unit == "m" || unit == "min")
+    scale = 60000;
+  else if (unit == "h")
+    scale = 3600000;
+  else if (unit == "d")
+    scale = 86400000;
   else
     return Status::InvalidArgument("invalid duration " + Quote(text) +
                                    ": unknown unit (use ms, s, m, h or d)");
@@ -169,16 +174,22 @@ Result<uint64_t> ParseSize(std::string_view text) {
   double v;
   std::string_view unit;
   if (!ParseNumberPrefix(text, v, unit))
-    return Status::InvalidArgument("invalid size " + Quote(text) +
-                                   " (examples: 512, 64KiB, 5MiB)");
+    return Status::InvalidArgument("invalid size " + Quote(text) + " (examples: 512, 64KiB, 5MiB)");
   double scale;
-  if (unit.empty() || unit == "B") scale = 1;
-  else if (unit == "K" || unit == "KiB" || unit == "k") scale = 1024.0;
-  else if (unit == "M" || unit == "MiB") scale = 1024.0 * 1024;
-  else if (unit == "G" || unit == "GiB") scale = 1024.0 * 1024 * 1024;
-  else if (unit == "KB" || unit == "kB") scale = 1e3;
-  else if (unit == "MB") scale = 1e6;
-  else if (unit == "GB") scale = 1e9;
+  if (unit.empty() || unit == "B")
+    scale = 1;
+  else if (unit == "K" || unit == "KiB" || unit == "k")
+    scale = 1024.0;
+  else if (unit == "M" || unit == "MiB")
+    scale = 1024.0 * 1024;
+  else if (unit == "G" || unit == "GiB")
+    scale = 1024.0 * 1024 * 1024;
+  else if (unit == "KB" || unit == "kB")
+    scale = 1e3;
+  else if (unit == "MB")
+    scale = 1e6;
+  else if (unit == "GB")
+    scale = 1e9;
   else
     return Status::InvalidArgument("invalid size " + Quote(text) +
                                    ": unknown unit (use KiB, MiB, GiB, KB, MB or GB)");
@@ -296,10 +307,14 @@ size_t Utf8SequenceLength(std::string_view s, size_t i) {
   if (c < 0x80) return 1;
   size_t len;
   uint32_t cp;
-  if ((c & 0xe0) == 0xc0) len = 2, cp = c & 0x1f;
-  else if ((c & 0xf0) == 0xe0) len = 3, cp = c & 0x0f;
-  else if ((c & 0xf8) == 0xf0) len = 4, cp = c & 0x07;
-  else return 0;
+  if ((c & 0xe0) == 0xc0)
+    len = 2, cp = c & 0x1f;
+  else if ((c & 0xf0) == 0xe0)
+    len = 3, cp = c & 0x0f;
+  else if ((c & 0xf8) == 0xf0)
+    len = 4, cp = c & 0x07;
+  else
+    return 0;
   if (i + len > s.size()) return 0;
   for (size_t k = 1; k < len; ++k) {
     if ((b(i + k) & 0xc0) != 0x80) return 0;
@@ -342,11 +357,21 @@ void AppendJsonString(std::string& out, std::string_view s) {
       continue;
     }
     switch (c) {
-      case '"': out += "\\\""; break;
-      case '\\': out += "\\\\"; break;
-      case '\n': out += "\\n"; break;
-      case '\t': out += "\\t"; break;
-      case '\r': out += "\\r"; break;
+      case '"':
+        out += "\\\"";
+        break;
+      case '\\':
+        out += "\\\\";
+        break;
+      case '\n':
+        out += "\\n";
+        break;
+      case '\t':
+        out += "\\t";
+        break;
+      case '\r':
+        out += "\\r";
+        break;
       default: {
         char buf[8];
         snprintf(buf, sizeof(buf), "\\u%04x", c);

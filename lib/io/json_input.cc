@@ -33,7 +33,8 @@ Result<FieldPath> FieldPath::Parse(std::string_view dotted) {
 Result<simdjson::dom::element> JsonLineParser::Parse(std::string_view line) {
   simdjson::dom::element root;
   auto err = parser_.parse(line.data(), line.size(), /*realloc_if_needed=*/false).get(root);
-  if (err) return Status::InvalidArgument(std::string("invalid JSON: ") + simdjson::error_message(err));
+  if (err)
+    return Status::InvalidArgument(std::string("invalid JSON: ") + simdjson::error_message(err));
   return root;
 }
 
@@ -82,9 +83,10 @@ Status JsonLineParser::PutEntry(std::string_view line, Entry& entry) {
   for (auto field : obj) {
     // kstream-get --json envelopes carry where a record was; putting them
     // again ignores that, so `kstream-get a --json | kstream-put b --json` copies.
-    static constexpr std::string_view kKnown[] = {"PartitionKey", "Data", "ExplicitHashKey",
-                                                  "ShardId", "SequenceNumber",
-                                                  "ApproximateArrivalTimestamp", "EncryptionType"};
+    static constexpr std::string_view kKnown[] = {"PartitionKey",    "Data",
+                                                  "ExplicitHashKey", "ShardId",
+                                                  "SequenceNumber",  "ApproximateArrivalTimestamp",
+                                                  "EncryptionType"};
     if (std::find(std::begin(kKnown), std::end(kKnown), field.key) == std::end(kKnown))
       return Status::InvalidArgument("unknown field '" + std::string(field.key) +
                                      "' (expected PartitionKey, Data, ExplicitHashKey)");

@@ -195,7 +195,7 @@ class Producer {
   std::vector<Pending> pending_;
   std::vector<PutRecord> views_;
   std::vector<PutResult> put_results_;
-  std::deque<Unacked> unacked_;  // written, not yet reported, in input order
+  std::deque<Unacked> unacked_;   // written, not yet reported, in input order
   std::deque<SyncGroup> groups_;  // syncs in flight, oldest first
   size_t unsubmitted_ = 0;        // written records no sync covers yet
   bool in_flight_ = false;

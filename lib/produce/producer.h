@@ -41,7 +41,6 @@ struct ProducerOptions {
   std::function<void(const ProducerStats&)> on_progress;  // after each write
 };
 
-
 // Runs until the end of input or the first invalid record (unless skipping).
 // Everything accepted before an error is written, synced and reported first.
 // `results` receives --print lines; `stop` is polled between batches (SIGTERM).

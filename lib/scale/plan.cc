@@ -123,7 +123,8 @@ Result<int> ScaleTarget(int open, ScaleDirection dir, std::optional<int> count,
   if (count && *count < 1) return Status::InvalidArgument("--count must be at least 1");
   if (pct && !(*pct > 0)) return Status::InvalidArgument("--pct must be greater than 0");
   if (dir == ScaleDirection::kUp) {
-    const double t = count ? double(open) + *count : std::ceil(open * (100.0 + *pct) / 100.0 - 1e-9);
+    const double t =
+        count ? double(open) + *count : std::ceil(open * (100.0 + *pct) / 100.0 - 1e-9);
     return int(std::min(t, double(kMaxShardsPerStream)));
   }
   if (pct && *pct > 100) return Status::InvalidArgument("--pct of a scale-down is at most 100");

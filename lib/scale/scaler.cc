@@ -31,8 +31,8 @@ struct Tally {
 
 // Counts one shard's records arriving in [from, to), stopping once `cap`
 // records or bytes are exceeded (the sample is saturated either way).
-Result<Tally> CountShard(Backend& backend, const std::string& stream, uint64_t shard,
-                         int64_t from, int64_t to, const Tally& cap) {
+Result<Tally> CountShard(Backend& backend, const std::string& stream, uint64_t shard, int64_t from,
+                         int64_t to, const Tally& cap) {
   StartPosition start;
   start.type = IteratorType::kAtTimestamp;
   start.timestamp_ms = from;
@@ -97,8 +97,7 @@ Result<Decision> DecideAutoscale(Backend& backend, const std::string& stream,
     }
     s.records_per_s = double(total.records) / sample_s;
     s.bytes_per_s = double(total.bytes) / sample_s;
-    s.utilisation_pct =
-        100 * std::max(s.records_per_s / cap_records, s.bytes_per_s / cap_bytes);
+    s.utilisation_pct = 100 * std::max(s.records_per_s / cap_records, s.bytes_per_s / cap_bytes);
     d.samples.push_back(s);
   }
 
@@ -118,17 +117,19 @@ Result<Decision> DecideAutoscale(Backend& backend, const std::string& stream,
   const auto& last = d.samples.back();
   char rates[160];
   snprintf(rates, sizeof(rates), "%d open shards; last sample %s%.0f records/s, %.2f MiB/s; ",
-           d.open, last.saturated ? ">=" : "", last.records_per_s, last.bytes_per_s / (1024 * 1024));
+           d.open, last.saturated ? ">=" : "", last.records_per_s,
+           last.bytes_per_s / (1024 * 1024));
   d.reason = rates + load;
 
   if (all_high && d.open < o.max_shards) {
     KS_ASSIGN_OR_RETURN(int t, ScaleTarget(d.open, ScaleDirection::kUp, o.up_count, o.up_pct));
     d.target = std::min(t, o.max_shards);
     d.action = Decision::Action::kUp;
-    d.reason += " (all >= " + Percent(o.up_threshold_pct) + "): scale up to " +
-                std::to_string(d.target);
+    d.reason +=
+        " (all >= " + Percent(o.up_threshold_pct) + "): scale up to " + std::to_string(d.target);
   } else if (all_low && d.open > o.min_shards) {
-    KS_ASSIGN_OR_RETURN(int t, ScaleTarget(d.open, ScaleDirection::kDown, o.down_count, o.down_pct));
+    KS_ASSIGN_OR_RETURN(int t,
+                        ScaleTarget(d.open, ScaleDirection::kDown, o.down_count, o.down_pct));
     d.target = std::max(t, o.min_shards);
     d.action = Decision::Action::kDown;
     d.reason += " (all <= " + Percent(o.down_threshold_pct) + "): scale down to " +
@@ -138,9 +139,8 @@ Result<Decision> DecideAutoscale(Backend& backend, const std::string& stream,
   } else if (all_low) {
     d.reason += ": no change (already at --min-shards " + std::to_string(o.min_shards) + ")";
   } else {
-    d.reason += ": no change (up when every sample is at or above " +
-                Percent(o.up_threshold_pct) + ", down when every one is at or below " +
-                Percent(o.down_threshold_pct) + ")";
+    d.reason += ": no change (up when every sample is at or above " + Percent(o.up_threshold_pct) +
+                ", down when every one is at or below " + Percent(o.down_threshold_pct) + ")";
   }
   return d;
 }

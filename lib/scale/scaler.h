@@ -24,10 +24,10 @@ Status ExecuteOps(Backend& backend, const std::string& stream, std::vector<Resha
                   const std::function<void(const ReshardOp&)>& on_done);
 
 struct AutoscaleOptions {
-  int64_t period_ms = 5 * 60 * 1000;  // the window judged
-  int64_t sample_ms = 60 * 1000;      // one sample's width within it
-  double up_threshold_pct = 80;       // every sample at or above: scale up
-  double down_threshold_pct = 20;     // every sample at or below: scale down
+  int64_t period_ms = 5 * 60 * 1000;    // the window judged
+  int64_t sample_ms = 60 * 1000;        // one sample's width within it
+  double up_threshold_pct = 80;         // every sample at or above: scale up
+  double down_threshold_pct = 20;       // every sample at or below: scale down
   int64_t cool_off_ms = 5 * 60 * 1000;  // after any reshard, wait this long
   std::optional<int> up_count, down_count;
   std::optional<double> up_pct = 100, down_pct = 50;

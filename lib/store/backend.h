@@ -79,7 +79,13 @@ class StreamWriter {
   uint64_t sync_tickets_ = 0;
 };
 
-enum class IteratorType { kTrimHorizon, kLatest, kAtSequenceNumber, kAfterSequenceNumber, kAtTimestamp };
+enum class IteratorType {
+  kTrimHorizon,
+  kLatest,
+  kAtSequenceNumber,
+  kAfterSequenceNumber,
+  kAtTimestamp
+};
 Result<IteratorType> ParseIteratorType(std::string_view text);
 std::string_view IteratorTypeName(IteratorType t);
 
@@ -103,8 +109,8 @@ class RecordBatch {
     bytes_.clear();
     entries_.clear();
   }
-  void Add(uint128 seq, int64_t arrival_ms, const std::optional<uint128>& ehk,
-           std::string_view key, std::string_view data) {
+  void Add(uint128 seq, int64_t arrival_ms, const std::optional<uint128>& ehk, std::string_view key,
+           std::string_view data) {
     const size_t off = bytes_.size();
     bytes_.append(key);
     bytes_.append(data);

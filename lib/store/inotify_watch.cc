@@ -22,8 +22,8 @@ class InotifyWatch final : public ChangeWatch {
   Status Init() {
     // The stream directory (stream.json is renamed in on every change) and
     // the shards directory (new shards after a reshard), then every shard.
-    if (inotify_add_watch(fd_, dir_.c_str(), IN_MOVED_TO | IN_CREATE | IN_DELETE_SELF |
-                                                 IN_MOVE_SELF) < 0)
+    if (inotify_add_watch(fd_, dir_.c_str(),
+                          IN_MOVED_TO | IN_CREATE | IN_DELETE_SELF | IN_MOVE_SELF) < 0)
       return Status::FromErrno("watch " + dir_, errno);
     const std::string shards = JoinPath(dir_, "shards");
     if (inotify_add_watch(fd_, shards.c_str(), IN_CREATE | IN_MOVED_TO) < 0)

@@ -173,8 +173,10 @@ class LocalShardCursor final : public ShardCursor {
       const size_t mid = (lo + hi) / 2;
       auto r = SegmentReader::Open(env_, JoinPath(dir_, SegmentFileName(segs[mid])));
       if (!r.ok() && r.status().code() != StatusCode::kFailedPrecondition) return r.status();
-      if (r.ok() && (*r)->header().first_time_ms < t) lo = mid;
-      else hi = mid;
+      if (r.ok() && (*r)->header().first_time_ms < t)
+        lo = mid;
+      else
+        hi = mid;
     }
     KS_RETURN_IF_ERROR(OpenAt(segs, lo));
     if (!reader_) return Status::Ok();
@@ -210,8 +212,8 @@ class LocalShardCursor final : public ShardCursor {
   // when a hint does not match the data.
   Status SeekHint(const std::vector<IndexEntry>& index, size_t i) {
     for (size_t k = i + 1; k-- > 0;) {
-      KS_ASSIGN_OR_RETURN(bool ok, reader_->SeekToHint(index[k].offset, index[k].counter,
-                                                       index[k].arrival_ms));
+      KS_ASSIGN_OR_RETURN(
+          bool ok, reader_->SeekToHint(index[k].offset, index[k].counter, index[k].arrival_ms));
       if (ok) return Status::Ok();
     }
     return Status::Ok();
@@ -221,9 +223,9 @@ class LocalShardCursor final : public ShardCursor {
   std::string dir_;
   uint64_t shard_index_;
   std::unique_ptr<SegmentReader> reader_;
-  uint64_t current_first_ = 0;   // first counter of reader_'s segment
-  uint64_t next_segment_ = 1;    // segment to open when reader_ is empty
-  uint64_t skip_through_ = 0;    // records with counters up to this are skipped
+  uint64_t current_first_ = 0;  // first counter of reader_'s segment
+  uint64_t next_segment_ = 1;   // segment to open when reader_ is empty
+  uint64_t skip_through_ = 0;   // records with counters up to this are skipped
   std::optional<int64_t> min_time_ms_;
   bool ended_ = false;
   uint64_t corrupt_closed_ = 0;

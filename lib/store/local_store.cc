@@ -27,9 +27,9 @@ Result<SyncMode> ParseSyncMode(std::string_view t) {
 }
 
 Result<IteratorType> ParseIteratorType(std::string_view t) {
-  for (auto type : {IteratorType::kTrimHorizon, IteratorType::kLatest,
-                    IteratorType::kAtSequenceNumber, IteratorType::kAfterSequenceNumber,
-                    IteratorType::kAtTimestamp})
+  for (auto type :
+       {IteratorType::kTrimHorizon, IteratorType::kLatest, IteratorType::kAtSequenceNumber,
+        IteratorType::kAfterSequenceNumber, IteratorType::kAtTimestamp})
     if (t == IteratorTypeName(type)) return type;
   return Status::InvalidArgument(
       "invalid iterator type '" + std::string(t) +
@@ -38,11 +38,16 @@ Result<IteratorType> ParseIteratorType(std::string_view t) {
 
 std::string_view IteratorTypeName(IteratorType t) {
   switch (t) {
-    case IteratorType::kTrimHorizon: return "TRIM_HORIZON";
-    case IteratorType::kLatest: return "LATEST";
-    case IteratorType::kAtSequenceNumber: return "AT_SEQUENCE_NUMBER";
-    case IteratorType::kAfterSequenceNumber: return "AFTER_SEQUENCE_NUMBER";
-    case IteratorType::kAtTimestamp: return "AT_TIMESTAMP";
+    case IteratorType::kTrimHorizon:
+      return "TRIM_HORIZON";
+    case IteratorType::kLatest:
+      return "LATEST";
+    case IteratorType::kAtSequenceNumber:
+      return "AT_SEQUENCE_NUMBER";
+    case IteratorType::kAfterSequenceNumber:
+      return "AFTER_SEQUENCE_NUMBER";
+    case IteratorType::kAtTimestamp:
+      return "AT_TIMESTAMP";
   }
   return "?";
 }
@@ -68,8 +73,8 @@ Result<StreamMeta> LocalStore::ReadMeta(const std::string& name) {
   auto text = env_->ReadWholeFile(path);
   if (!text.ok()) {
     if (text.status().code() == StatusCode::kNotFound)
-      return Status::NotFound("stream '" + name + "' does not exist (create it with: kstream create " +
-                              name + ")");
+      return Status::NotFound("stream '" + name +
+                              "' does not exist (create it with: kstream create " + name + ")");
     return text.status();
   }
   return DecodeStreamMeta(*text, path);
@@ -117,8 +122,8 @@ Status LocalStore::DeleteStream(const std::string& name) {
   KS_RETURN_IF_ERROR(ReadMeta(name).status());
   // Rename first so the stream disappears at once for everyone; writers that
   // still hold its files see them unlinked and stop with an error.
-  const std::string doomed = JoinPath(JoinPath(root_, "streams"),
-                                      "~deleting-" + name + "-" + std::to_string(getpid()));
+  const std::string doomed =
+      JoinPath(JoinPath(root_, "streams"), "~deleting-" + name + "-" + std::to_string(getpid()));
   KS_RETURN_IF_ERROR(env_->Rename(StreamDir(name), doomed));
   KS_RETURN_IF_ERROR(env_->SyncDir(JoinPath(root_, "streams")));
   return env_->RemoveTree(doomed);
@@ -142,8 +147,8 @@ Result<StreamDescription> LocalStore::DescribeStream(const std::string& name) {
   StreamDescription d;
   KS_ASSIGN_OR_RETURN(d.meta, ReadMetaFinished(name));
   for (const auto& shard : d.meta.shards) {
-    KS_ASSIGN_OR_RETURN(ShardStats st, ComputeShardStats(env_, ShardDir(name, shard.index),
-                                                         shard.index));
+    KS_ASSIGN_OR_RETURN(ShardStats st,
+                        ComputeShardStats(env_, ShardDir(name, shard.index), shard.index));
     d.stats.push_back(st);
   }
   return d;
@@ -178,8 +183,8 @@ Status LocalStore::FinishPendingReshard(StreamMeta& meta) {
   KS_RETURN_IF_ERROR(env_->SyncDir(JoinPath(StreamDir(meta.name), "shards")));
   std::vector<uint64_t> endings;
   for (uint64_t parent : step.close) {
-    KS_ASSIGN_OR_RETURN(auto writer, ShardWriter::Open(env_, ShardDir(meta.name, parent),
-                                                       PolicyFor(meta)));
+    KS_ASSIGN_OR_RETURN(auto writer,
+                        ShardWriter::Open(env_, ShardDir(meta.name, parent), PolicyFor(meta)));
     KS_ASSIGN_OR_RETURN(uint64_t ending, writer->Seal());  // idempotent
     endings.push_back(ending);
   }
@@ -215,7 +220,9 @@ Result<StreamMeta> LocalStore::ReadMetaFinished(const std::string& name) {
   return meta;
 }
 
-Result<StreamMeta> LocalStore::ListShards(const std::string& name) { return ReadMetaFinished(name); }
+Result<StreamMeta> LocalStore::ListShards(const std::string& name) {
+  return ReadMetaFinished(name);
+}
 
 Status LocalStore::SetRetention(const std::string& name, int hours) {
   if (hours < kMinRetentionHours || hours > kMaxRetentionHours)
@@ -235,15 +242,13 @@ Status LocalStore::TrimStream(const std::string& name) {
 }
 
 Status LocalStore::SplitShard(const std::string& name, uint64_t shard_index, uint128 at) {
-  return Reshard(name, [&](const StreamMeta& m) {
-    return PlanSplit(m, shard_index, at, env_->NowMillis());
-  });
+  return Reshard(
+      name, [&](const StreamMeta& m) { return PlanSplit(m, shard_index, at, env_->NowMillis()); });
 }
 
 Status LocalStore::MergeShards(const std::string& name, uint64_t a_index, uint64_t b_index) {
-  return Reshard(name, [&](const StreamMeta& m) {
-    return PlanMerge(m, a_index, b_index, env_->NowMillis());
-  });
+  return Reshard(
+      name, [&](const StreamMeta& m) { return PlanMerge(m, a_index, b_index, env_->NowMillis()); });
 }
 
 Result<StreamMeta> LocalStore::ReloadAfterSeal(const std::string& name, uint64_t shard_index) {
@@ -254,8 +259,8 @@ Result<StreamMeta> LocalStore::ReloadAfterSeal(const std::string& name, uint64_t
   if (shard && shard->is_open()) {
     // Sealed with no reshard recorded: left by a version that sealed before
     // recording its intent. Undo the seal.
-    KS_ASSIGN_OR_RETURN(auto writer, ShardWriter::Open(env_, ShardDir(name, shard_index),
-                                                       PolicyFor(meta)));
+    KS_ASSIGN_OR_RETURN(auto writer,
+                        ShardWriter::Open(env_, ShardDir(name, shard_index), PolicyFor(meta)));
     KS_RETURN_IF_ERROR(writer->Unseal());
   }
   return meta;

@@ -89,7 +89,8 @@ class LocalStreamWriter final : public StreamWriter {
   }
 
   size_t Route(const PutRecord& r) const {
-    const uint128 h = r.explicit_hash_key ? *r.explicit_hash_key : HashPartitionKey(r.partition_key);
+    const uint128 h =
+        r.explicit_hash_key ? *r.explicit_hash_key : HashPartitionKey(r.partition_key);
     // The open shards tile the hash space in order: the last start <= h.
     return size_t(std::upper_bound(starts_.begin(), starts_.end(), h) - starts_.begin()) - 1;
   }
@@ -97,8 +98,9 @@ class LocalStreamWriter final : public StreamWriter {
   Result<ShardWriter*> WriterFor(uint64_t shard_index) {
     auto it = writers_.find(shard_index);
     if (it != writers_.end()) return it->second.get();
-    KS_ASSIGN_OR_RETURN(auto w, ShardWriter::Open(store_->env(), store_->ShardDir(name_, shard_index),
-                                                  store_->PolicyFor(meta_)));
+    KS_ASSIGN_OR_RETURN(auto w,
+                        ShardWriter::Open(store_->env(), store_->ShardDir(name_, shard_index),
+                                          store_->PolicyFor(meta_)));
     ShardWriter* raw = w.get();
     writers_.emplace(shard_index, std::move(w));
     return raw;
@@ -118,7 +120,8 @@ class LocalStreamWriter final : public StreamWriter {
       const uint64_t shard_index = open_[s]->index;
       entries_.clear();
       for (uint32_t i : idx)
-        entries_.push_back({records[i].partition_key, records[i].data, records[i].explicit_hash_key});
+        entries_.push_back(
+            {records[i].partition_key, records[i].data, records[i].explicit_hash_key});
       KS_ASSIGN_OR_RETURN(ShardWriter * w, WriterFor(shard_index));
       auto appended = w->Append(entries_);
       if (!appended.ok()) {
@@ -133,7 +136,8 @@ class LocalStreamWriter final : public StreamWriter {
         return appended.status();
       }
       for (size_t k = 0; k < idx.size(); ++k)
-        results[idx[k]] = {shard_index, MakeSequenceNumber(shard_index, appended->first_counter + k)};
+        results[idx[k]] = {shard_index,
+                           MakeSequenceNumber(shard_index, appended->first_counter + k)};
     }
     if (resharded) {
       // Sync what went to soon-to-be-dropped writers of closed shards first.
@@ -170,8 +174,10 @@ class LocalStreamWriter final : public StreamWriter {
       }
       job.files.clear();
       lock.lock();
-      if (s.ok()) synced_ = job.ticket;
-      else if (sync_error_.ok()) sync_error_ = s;
+      if (s.ok())
+        synced_ = job.ticket;
+      else if (sync_error_.ok())
+        sync_error_ = s;
       done_cv_.notify_all();
       const uint64_t one = 1;
       (void)!::write(event_fd_, &one, sizeof(one));
@@ -198,11 +204,11 @@ class LocalStreamWriter final : public StreamWriter {
   std::thread syncer_;
   std::mutex mu_;
   std::condition_variable cv_, done_cv_;
-  std::deque<SyncJob> jobs_;      // guarded by mu_
-  uint64_t requested_ = 0;        // last ticket handed out (writer thread)
-  uint64_t synced_ = 0;           // guarded by mu_
-  Status sync_error_;             // guarded by mu_
-  bool quit_ = false;             // guarded by mu_
+  std::deque<SyncJob> jobs_;  // guarded by mu_
+  uint64_t requested_ = 0;    // last ticket handed out (writer thread)
+  uint64_t synced_ = 0;       // guarded by mu_
+  Status sync_error_;         // guarded by mu_
+  bool quit_ = false;         // guarded by mu_
   int event_fd_ = -1;
 };
 

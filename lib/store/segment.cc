@@ -54,8 +54,8 @@ Result<SegmentHeader> DecodeSegmentHeader(std::string_view b, const std::string&
 void AppendFrame(std::string& out, FrameType type, uint64_t counter, int64_t arrival_ms,
                  const std::optional<uint128>& explicit_hash_key, std::string_view partition_key,
                  std::string_view data) {
-  const size_t body = kBodyFixedSize + (explicit_hash_key ? 16 : 0) + partition_key.size() +
-                      data.size();
+  const size_t body =
+      kBodyFixedSize + (explicit_hash_key ? 16 : 0) + partition_key.size() + data.size();
   const size_t start = out.size();
   out.resize(start + kFrameHeaderSize + body + kFrameTrailerSize);
   char* p = out.data() + start;
@@ -120,8 +120,7 @@ Result<std::unique_ptr<SegmentReader>> SegmentReader::Open(Env* env, const std::
   KS_ASSIGN_OR_RETURN(size_t n, file->ReadAt(0, sizeof(hdr), hdr));
   // A writer creates the file, then writes the header: a reader may come in
   // between. (A writer that died there leaves the same, fixed by the next one.)
-  if (n < sizeof(hdr))
-    return Status::FailedPrecondition(path + ": segment header not written yet");
+  if (n < sizeof(hdr)) return Status::FailedPrecondition(path + ": segment header not written yet");
   KS_ASSIGN_OR_RETURN(SegmentHeader h, DecodeSegmentHeader(std::string_view(hdr, n), path));
   auto r = std::unique_ptr<SegmentReader>(new SegmentReader(std::move(file), h));
   r->last_counter_ = h.first_counter - 1;

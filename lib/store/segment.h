@@ -103,11 +103,11 @@ class SegmentReader {
   Result<size_t> Fill(size_t need);
   // Looks for the next good frame after a bad one; true if one was found.
   Result<bool> Resync(uint64_t last_counter);
+
  public:
   uint64_t last_counter() const { return last_counter_; }
 
  private:
-
   std::unique_ptr<ReadFile> file_;
   SegmentHeader header_;
   std::string buf_;

@@ -23,9 +23,9 @@ std::vector<IndexEntry> LoadIndex(Env* env, const std::string& shard_dir, uint64
     std::memcpy(&e.counter, bytes->data() + i, 8);
     std::memcpy(&e.arrival_ms, bytes->data() + i + 8, 8);
     std::memcpy(&e.offset, bytes->data() + i + 16, 8);
-    if (!entries.empty() && (e.counter <= entries.back().counter ||
-                             e.offset <= entries.back().offset ||
-                             e.arrival_ms < entries.back().arrival_ms))
+    if (!entries.empty() &&
+        (e.counter <= entries.back().counter || e.offset <= entries.back().offset ||
+         e.arrival_ms < entries.back().arrival_ms))
       break;
     entries.push_back(e);
   }

@@ -150,7 +150,8 @@ Result<ShardWriter::Appended> ShardWriter::Append(std::span<const AppendEntry> e
 
   size_t batch_bytes = 0;
   for (const auto& e : entries)
-    batch_bytes += FrameSize(e.partition_key.size(), e.data.size(), e.explicit_hash_key.has_value());
+    batch_bytes +=
+        FrameSize(e.partition_key.size(), e.data.size(), e.explicit_hash_key.has_value());
   const int64_t now = std::max(env_->NowMillis(), last_time_ms_);
   const bool has_records = known_end_ > kSegmentHeaderSize;
   if (has_records && (known_end_ + batch_bytes > policy_.max_segment_bytes ||

@@ -8,7 +8,9 @@
 
 namespace kstream {
 
-std::string ShardMeta::id() const { return ShardIdFor(index); }
+std::string ShardMeta::id() const {
+  return ShardIdFor(index);
+}
 
 const ShardMeta* StreamMeta::FindShard(uint64_t index) const {
   for (const auto& s : shards)
@@ -137,9 +139,10 @@ Status CheckOpenShardsTile(const StreamMeta& meta) {
   uint128 expect = 0;
   for (size_t i = 0; i < open.size(); ++i) {
     if (open[i]->start_hash != expect || open[i]->end_hash < open[i]->start_hash)
-      return Status::Corruption("stream '" + meta.name + "': open shards do not tile the hash space at " +
-                                open[i]->id());
-    if (i + 1 < open.size()) expect = open[i]->end_hash + 1;
+      return Status::Corruption("stream '" + meta.name +
+                                "': open shards do not tile the hash space at " + open[i]->id());
+    if (i + 1 < open.size())
+      expect = open[i]->end_hash + 1;
     else if (open[i]->end_hash != kMaxHashKey)
       return Status::Corruption("stream '" + meta.name + "': open shards end before 2^128-1");
   }

@@ -23,8 +23,8 @@ struct ShardMeta {
   std::optional<uint64_t> parent;
   std::optional<uint64_t> adjacent_parent;
   int64_t created_ms = 0;
-  std::optional<int64_t> closed_ms;           // set when resharding closed it
-  std::optional<uint64_t> ending_counter;     // the last counter, once closed
+  std::optional<int64_t> closed_ms;        // set when resharding closed it
+  std::optional<uint64_t> ending_counter;  // the last counter, once closed
 
   bool is_open() const { return !closed_ms.has_value(); }
   std::string id() const;

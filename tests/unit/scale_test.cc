@@ -162,7 +162,8 @@ TEST_SUITE("scale") {
       for (int i = 0; i < 50; ++i) PutOne(*w, "k" + std::to_string(i % 17), "after");
     }
     size_t total = 0;
-    for (const auto& s : Value(f.store.ListShards("s")).shards) total += ReadShard(f.store, "s", s.index).size();
+    for (const auto& s : Value(f.store.ListShards("s")).shards)
+      total += ReadShard(f.store, "s", s.index).size();
     CHECK(total == 300 + 4 * 50);
   }
 
@@ -180,7 +181,8 @@ TEST_SUITE("scale") {
       const uint128 mid = m.FindShard(parent)->end_hash / 2;
       m.pending = Value(PlanSplit(m, parent, mid, f.env.NowMillis()));
       for (const auto& c : m.pending->open) m.next_shard_index = c.index + 1;
-      REQUIRE(f.env.WriteFileAtomic(f.store.StreamDir("s") + "/stream.json", EncodeStreamMeta(m)).ok());
+      REQUIRE(
+          f.env.WriteFileAtomic(f.store.StreamDir("s") + "/stream.json", EncodeStreamMeta(m)).ok());
       if (sealed) {
         auto sw = Value(ShardWriter::Open(&f.env, f.store.ShardDir("s", parent), {}));
         REQUIRE(sw->Seal().ok());
@@ -197,7 +199,8 @@ TEST_SUITE("scale") {
       // reshard was finished; the parent is read before its children anyway.
     }
     size_t total = 0;
-    for (const auto& s : Value(f.store.ListShards("s")).shards) total += ReadShard(f.store, "s", s.index).size();
+    for (const auto& s : Value(f.store.ListShards("s")).shards)
+      total += ReadShard(f.store, "s", s.index).size();
     CHECK(total == 3);
   }
 
