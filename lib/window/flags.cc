@@ -110,7 +110,7 @@ Result<WindowConfig> ConfigFromFlags(const WindowFlags& f) {
   if (!f.header.empty()) {
     std::vector<std::string_view> cols;
     std::string scratch;
-    if (!SplitCsvLine(f.header, delim[0], cols, scratch))
+    if (!SplitCsvLine(f.header, ',', cols, scratch))
       return Status::InvalidArgument("--header: unbalanced quote");
     c.csv_options.header.assign(cols.begin(), cols.end());
   }

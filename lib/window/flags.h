@@ -22,7 +22,7 @@ struct WindowFlags {
   bool emit_empty = false;
   bool csv = false;
   std::string delimiter = ",";
-  std::string header;  // CSV column names, comma-separated (by the delimiter)
+  std::string header;  // CSV column names, comma-separated whatever the delimiter
 };
 
 // Aggregates come out in a fixed order: count, sum, avg, min, max,

@@ -8,10 +8,15 @@
 
 namespace kstream::window {
 
-int FieldSet::Add(const FieldPath& path) {
-  for (size_t i = 0; i < paths_.size(); ++i)
-    if (paths_[i].text() == path.text()) return int(i);
+int FieldSet::Add(const FieldPath& path, bool needs_text) {
+  for (size_t i = 0; i < paths_.size(); ++i) {
+    if (paths_[i].text() == path.text()) {
+      if (needs_text) needs_text_[i] = true;
+      return int(i);
+    }
+  }
   paths_.push_back(path);
+  needs_text_.push_back(needs_text);
   return int(paths_.size() - 1);
 }
 
@@ -53,6 +58,7 @@ Status InvalidJson(simdjson::error_code e) {
 class JsonParser final : public RecordParser {
  public:
   explicit JsonParser(const FieldSet& fields) : slots_(fields.size()) {
+    for (size_t i = 0; i < fields.size(); ++i) text_.push_back(fields.needs_text(i));
     nodes_.emplace_back();
     for (size_t i = 0; i < fields.size(); ++i) {
       int n = 0;
@@ -101,24 +107,24 @@ class JsonParser final : public RecordParser {
         }
       if (child < 0) continue;
       const Node& c = nodes_[size_t(child)];
-      if (c.slot >= 0) Read(field.value, values[size_t(c.slot)]);
+      if (c.slot >= 0) Read(field.value, size_t(c.slot), values[size_t(c.slot)]);
       simdjson::dom::object sub;
       if (!c.children.empty() && !field.value.get(sub)) Walk(sub, child, values);
     }
   }
 
-  void Read(simdjson::dom::element v, FieldValue& out) {
+  void Read(simdjson::dom::element v, size_t slot, FieldValue& out) {
     using T = simdjson::dom::element_type;
     switch (v.type()) {
       case T::STRING:
         out = {FieldValue::Kind::kString, v.get_string().value_unsafe()};
         return;
       case T::INT64:
-        return Number(out, double(v.get_int64().value_unsafe()), v);
+        return Number(out, double(v.get_int64().value_unsafe()), v, text_[slot]);
       case T::UINT64:
-        return Number(out, double(v.get_uint64().value_unsafe()), v);
+        return Number(out, double(v.get_uint64().value_unsafe()), v, text_[slot]);
       case T::DOUBLE:
-        return Number(out, v.get_double().value_unsafe(), v);
+        return Number(out, v.get_double().value_unsafe(), v, text_[slot]);
       case T::BOOL:
         out = {FieldValue::Kind::kBool, v.get_bool().value_unsafe() ? "true" : "false"};
         return;
@@ -133,7 +139,11 @@ class JsonParser final : public RecordParser {
 
   // Numbers keep their value and get a text (for keys and --top): integers
   // exactly, other numbers in their shortest round-trip form.
-  void Number(FieldValue& out, double d, simdjson::dom::element v) {
+  void Number(FieldValue& out, double d, simdjson::dom::element v, bool text) {
+    if (!text) {
+      out = {FieldValue::Kind::kNumber, {}, true, d};
+      return;
+    }
     char* buf = numbers_.Next();
     std::to_chars_result r;
     if (v.is_int64())
@@ -160,6 +170,7 @@ class JsonParser final : public RecordParser {
   };
 
   size_t slots_;
+  std::vector<bool> text_;  // per slot: numbers need their text
   std::vector<Node> nodes_;
   simdjson::dom::parser parser_;
   NumberTexts numbers_;

@@ -20,13 +20,16 @@ namespace kstream::window {
 // The fields a run reads, by dotted path; each distinct path has one slot.
 class FieldSet {
  public:
-  // Returns the slot of path, adding it when new.
-  int Add(const FieldPath& path);
+  // Returns the slot of path, adding it when new. needs_text: the text of a
+  // number is used (keys, --top, --distinct, --where), not only its value.
+  int Add(const FieldPath& path, bool needs_text = true);
   size_t size() const { return paths_.size(); }
   const std::vector<FieldPath>& paths() const { return paths_; }
+  bool needs_text(size_t slot) const { return needs_text_[slot]; }
 
  private:
   std::vector<FieldPath> paths_;
+  std::vector<bool> needs_text_;
 };
 
 // Parses one record (a line) into the slots of a FieldSet. Not thread-safe.

@@ -38,15 +38,18 @@ Result<std::unique_ptr<Processor>> Processor::Create(const WindowConfig& c) {
   for (AggSpec& s : specs) {
     if (s.kind == AggKind::kCount) continue;
     KS_ASSIGN_OR_RETURN(FieldPath path, FieldPath::Parse(s.field));
-    s.slot = p->fields_.Add(path);
+    const bool numeric = s.kind != AggKind::kDistinct && s.kind != AggKind::kTop;
+    s.slot = p->fields_.Add(path, !numeric);
   }
   p->aggs_ = std::make_unique<Aggregates>(std::move(specs));
+  KS_ASSIGN_OR_RETURN(p->time_format_, TimeFormat::Parse(c.time_format));
   if (!c.time_field.empty()) {
     KS_ASSIGN_OR_RETURN(FieldPath path, FieldPath::Parse(c.time_field));
-    p->time_slot_ = p->fields_.Add(path);
+    const TimeFormat::Kind k = p->time_format_.kind();
+    p->time_slot_ =
+        p->fields_.Add(path, k == TimeFormat::Kind::kPattern || k == TimeFormat::Kind::kIso8601);
     p->time_field_ = c.time_field;
   }
-  KS_ASSIGN_OR_RETURN(p->time_format_, TimeFormat::Parse(c.time_format));
   if (!c.where.empty()) {
     KS_ASSIGN_OR_RETURN(p->where_, ParseWhere(c.where, p->fields_));
   }

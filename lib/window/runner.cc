@@ -13,6 +13,7 @@ namespace kstream::window {
 namespace {
 
 constexpr size_t kFlushBytes = 256 * 1024;
+constexpr size_t kMaxLine = size_t(1) << 20;  // longer lines are bad records
 
 // What both loops do with a record and with the windows it closes.
 class Sink {
@@ -120,7 +121,7 @@ Status RunOnInput(Processor& p, int fd, Env* env, const RunOptions& o, RecordWri
                   RunStats& stats, const volatile bool* stop) {
   Sink sink(p, o, out, stats, "line");
   KS_RETURN_IF_ERROR(sink.Open());
-  RecordReader reader(fd, '\n', size_t(64) << 20);
+  RecordReader reader(fd, '\n', kMaxLine);
   reader.set_interrupt_flag(stop);
   if (!p.event_time()) p.engine().StartAt(env->NowMillis());
   while (!*stop && !sink.closed()) {
@@ -135,7 +136,7 @@ Status RunOnInput(Processor& p, int fd, Env* env, const RunOptions& o, RecordWri
     while (reader.Next(item)) {
       if (item.too_long) {
         KS_RETURN_IF_ERROR(
-            sink.Invalid(item.number, Status::InvalidArgument("line longer than 64 MiB")));
+            sink.Invalid(item.number, Status::InvalidArgument("line longer than 1 MiB")));
         continue;
       }
       KS_RETURN_IF_ERROR(sink.Handle(item.data, now, item.number));
