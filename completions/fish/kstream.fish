@@ -1,8 +1,10 @@
-# fish completion for kstream, kstream-put, kstream-get and kstream-scale.
+# fish completion for kstream, kstream-put, kstream-get, kstream-scale and
+# kstream-window.
 #
 # Install as ~/.config/fish/completions/kstream.fish (or under
 # /usr/share/fish/vendor_completions.d/) with copies or symlinks named
-# kstream-put.fish, kstream-get.fish and kstream-scale.fish: fish loads
+# kstream-put.fish, kstream-get.fish, kstream-scale.fish and kstream-window.fish:
+# fish loads
 # completions by command name.
 
 # Options that take a value, as the next token or after '='.
@@ -10,7 +12,9 @@ set -g __kstream_arg_opts --home -k --partition-key -K --key-field -E --explicit
     --sync --linger --batch-records -s --shard -i --iterator --sequence-number --timestamp \
     -n --limit --shards --retention --scaling-action --count --pct --min-shards --max-shards --at \
     --period --sample --up-threshold --down-threshold --up-count --up-pct --down-count --down-pct \
-    --cool-off --interval
+    --cool-off --interval --tumbling --sliding --every --session --time-field --time-format \
+    --allowed-lateness -g --group-by --sum --avg --min --max --distinct --top --percentile -w \
+    --where --delimiter --header --stream --late
 
 # Prints the positional arguments of the command line so far (options and
 # their values left out). For "kstream put logs" that is "put" and "logs".
@@ -45,6 +49,8 @@ function __kstream_tool
             echo get
         case kstream-scale
             echo scale
+        case kstream-window
+            echo window
         case '*'
             set -l pos (__kstream_positionals)
             test (count $pos) -ge 1; and echo $pos[1]
@@ -139,7 +145,8 @@ function __kstream_commands
     printf '%s\t%s\n' \
         put 'Write records from stdin (kstream-put)' \
         get 'Read records to stdout (kstream-get)' \
-        scale 'Split, merge, resize or autoscale a stream (kstream-scale)'
+        scale 'Split, merge, resize or autoscale a stream (kstream-scale)' \
+        window 'Windowed aggregates of NDJSON or CSV records (kstream-window)'
 end
 
 # True when nothing but "kstream" precedes the word being completed: after
@@ -152,11 +159,11 @@ end
 function __kstream_external
     for c in (complete -C kstream- | string replace -r '\t.*' '')
         set c (string replace -r '^kstream-' '' -- $c)
-        contains -- $c create list describe delete retention help put get scale; or echo $c
+        contains -- $c create list describe delete retention help put get scale window; or echo $c
     end
 end
 
-for c in kstream kstream-put kstream-get kstream-scale
+for c in kstream kstream-put kstream-get kstream-scale kstream-window
     complete -c $c -f
     complete -c $c -l home -x -a '(__fish_complete_directories)' -d 'Store root (overrides $KSTREAM_HOME)'
     complete -c $c -s q -l quiet -d 'No diagnostics except errors'
@@ -334,4 +341,37 @@ for c in kstream kstream-scale
     complete -c $c -n $auto -l down-pct -x -d 'Scale down by this percent (default 50)'
     complete -c $c -n $auto -l cool-off -x -d 'Wait this long after any reshard (default 5m)'
     complete -c $c -n $auto -l interval -x -d 'Time between checks (default: --sample)'
+end
+
+# kstream-window and kstream window: options only.
+for c in kstream kstream-window
+    set -l win "__kstream_is window"
+    complete -c $c -n $win -l tumbling -x -d 'Fixed windows of this length (5s, 1m)'
+    complete -c $c -n $win -l sliding -x -d 'Overlapping windows of this length (with --every)'
+    complete -c $c -n $win -l every -x -d 'Slide of --sliding windows'
+    complete -c $c -n $win -l session -x -d 'Per-group sessions ending after GAP without records'
+    complete -c $c -n $win -l time-field -x -d 'Event time from this field'
+    complete -c $c -n $win -l time-format -x -d 'Format of the time field' -a 'auto epoch epoch_ms epoch_us epoch_ns iso8601'
+    complete -c $c -n $win -l allowed-lateness -x -d 'Keep event-time windows open this long past their end'
+    complete -c $c -n $win -l emit-empty -d 'Also print windows without records'
+    complete -c $c -n $win -s g -l group-by -x -d 'Group by these fields (F or F,G)'
+    complete -c $c -n $win -s c -l count -d 'Count records (the default)'
+    complete -c $c -n $win -l sum -x -d 'Sum of F'
+    complete -c $c -n $win -l avg -x -d 'Average of F'
+    complete -c $c -n $win -l min -x -d 'Minimum of F'
+    complete -c $c -n $win -l max -x -d 'Maximum of F'
+    complete -c $c -n $win -l distinct -x -d 'Approximate distinct values of F'
+    complete -c $c -n $win -l top -x -d 'The K most frequent values of F (K:F)'
+    complete -c $c -n $win -l percentile -x -d 'Percentiles of F (F:P,P)'
+    complete -c $c -n $win -s w -l where -x -d 'Only records where EXPR holds'
+    complete -c $c -n $win -l csv -d 'Input is CSV with a header line'
+    complete -c $c -n $win -l delimiter -x -d 'CSV delimiter' -a "tab , ';' '|'"
+    complete -c $c -n $win -l header -x -d 'CSV column names when the input has none'
+    complete -c $c -n $win -l stream -x -a '(__kstream_streams)' -d 'Read this stream from the store'
+    complete -c $c -n $win -s f -l follow -d 'With --stream: keep reading new records'
+    complete -c $c -n $win -s i -l iterator -x -d 'With --stream: where to start' -a 'TRIM_HORIZON LATEST AT_TIMESTAMP'
+    complete -c $c -n $win -l timestamp -x -d 'With --iterator AT_TIMESTAMP'
+    complete -c $c -n $win -l strict -d 'Stop at the first bad record'
+    complete -c $c -n $win -l late -r -F -d 'Write late records to FILE'
+    complete -c $c -n $win -l stats -d 'Print counters as JSON on stderr at the end'
 end
