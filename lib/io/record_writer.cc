@@ -28,6 +28,10 @@ void RecordWriter::AppendEnvelope(uint64_t shard_index, const RecordBatch::Recor
 }
 
 Status RecordWriter::Flush() {
+  if (!error_.ok()) {
+    buf_.clear();
+    return error_;
+  }
   size_t done = 0;
   while (done < buf_.size() && !closed_) {
     ssize_t n = ::write(fd_, buf_.data() + done, buf_.size() - done);
@@ -38,7 +42,8 @@ Status RecordWriter::Flush() {
         break;
       }
       buf_.clear();
-      return Status::FromErrno("write standard output", errno);
+      error_ = Status::FromErrno("write standard output", errno);
+      return error_;
     }
     done += size_t(n);
   }

@@ -32,7 +32,9 @@ class RecordWriter {
     if (buf_.size() >= kFlushAt) return Flush().ok() && !closed_;
     return !closed_;
   }
-  // Writes out what is buffered. An EPIPE sets closed() and returns ok.
+  // Writes out what is buffered. An EPIPE sets closed() and returns ok; any
+  // other write error is returned by this and every later Flush(), so one
+  // met inside Write() is not lost.
   Status Flush();
   bool closed() const { return closed_; }
   // Raw text (e.g. put results), buffered with the rest.
@@ -46,6 +48,7 @@ class RecordWriter {
   OutputFormat format_;
   std::string buf_;
   bool closed_ = false;
+  Status error_;  // the first write error
 };
 
 }  // namespace kstream
