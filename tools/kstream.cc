@@ -9,6 +9,7 @@
 #include "cli/admin.h"
 #include "cli/tool.h"
 #include "core/text.h"
+#include "store/local_lease_table.h"
 #include "store/local_store.h"
 
 using namespace kstream;
@@ -22,6 +23,9 @@ constexpr char kExamples[] = R"(Examples:
   kstream describe logs --json
   kstream retention logs 48
   kstream delete logs
+  kstream groups logs                # consumer groups (kstream-get --group)
+  kstream group logs indexer         # owners, checkpoints and lag per shard
+  kstream group logs indexer --reset --iterator LATEST
   kstream put logs < lines.txt      # runs kstream-put
   kstream get logs --follow         # runs kstream-get
 )";
@@ -47,7 +51,7 @@ int Dispatch(const std::string& command, int argc, char** argv) {
 
 bool IsBuiltin(const std::string& c) {
   return c == "create" || c == "list" || c == "describe" || c == "delete" || c == "retention" ||
-         c == "help";
+         c == "groups" || c == "group" || c == "help";
 }
 
 }  // namespace
@@ -102,6 +106,25 @@ int main(int argc, char** argv) {
       ->required()
       ->check(CLI::Range(24, 8760));
 
+  cli::GroupAdminOptions g;
+  auto* groups = app.add_subcommand("groups", "List a stream's consumer groups");
+  groups->add_option("stream", g.stream, "Stream name")->required();
+  groups->add_flag("--json", g.json, "Print {\"Groups\": [...]}");
+
+  auto* group = app.add_subcommand(
+      "group", "Show a consumer group's leases, checkpoints and lag; reset or delete it");
+  group->add_option("stream", g.stream, "Stream name")->required();
+  group->add_option("group", g.group, "Group name (kstream-get --group)")->required();
+  group->add_flag("--json", g.json, "Print JSON");
+  group->add_flag("--reset", g.reset, "Start the group over at --iterator (no live workers)");
+  group->add_flag("--delete", g.del, "Delete the group's leases and checkpoints (no live workers)");
+  group
+      ->add_option("-i,--iterator", g.iterator,
+                   "--reset: TRIM_HORIZON (default), LATEST or AT_TIMESTAMP")
+      ->type_name("TYPE");
+  group->add_option("--timestamp", g.timestamp, "--reset --iterator AT_TIMESTAMP: the time")
+      ->type_name("TIME");
+
   std::string help_topic;
   auto* help = app.add_subcommand("help", "Show help for a command");
   help->add_option("command", help_topic, "Command");
@@ -124,13 +147,19 @@ int main(int argc, char** argv) {
   // Every command with a NAME argument: an invalid one (even "") is a usage error.
   if (create->parsed() || describe->parsed() || del->parsed() || retention->parsed())
     if (Status s = ValidateStreamName(a.name); !s.ok()) return cli::UsageError(kTool, s.message());
+  if (groups->parsed() || group->parsed())
+    if (Status s = cli::CheckGroupAdmin(g); !s.ok()) return cli::UsageError(kTool, s.message());
   LocalStore store(Env::Default(), common.StoreRoot());
+  LocalGroupStore group_store(&store);
   Status s;
   if (create->parsed()) s = cli::CreateStream(store, a, common.quiet);
   else if (list->parsed()) s = cli::ListStreams(store, a);
   else if (describe->parsed()) s = cli::DescribeStream(store, a);
   else if (del->parsed()) s = cli::DeleteStream(store, a, common.quiet);
   else if (retention->parsed()) s = cli::SetRetention(store, a, common.quiet);
+  else if (groups->parsed()) s = cli::ListGroups(group_store, g);
+  else if (group->parsed())
+    s = cli::GroupCommand(store, group_store, g, Env::Default()->NowMillis(), common.quiet);
   if (!s.ok()) return cli::Fail(kTool, s);
   return cli::kExitOk;
 }

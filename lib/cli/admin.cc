@@ -128,4 +128,121 @@ std::string DescribeStreamText(const StreamDescription& d) {
   return t;
 }
 
+Status CheckGroupAdmin(GroupAdminOptions& o) {
+  KS_RETURN_IF_ERROR(ValidateStreamName(o.stream));
+  if (!o.group.empty()) KS_RETURN_IF_ERROR(ValidateGroupName(o.group));
+  if (o.reset && o.del) return Status::InvalidArgument("--reset and --delete exclude each other");
+  if (!o.reset && (o.iterator != "TRIM_HORIZON" || !o.timestamp.empty()))
+    return Status::InvalidArgument("--iterator and --timestamp go with --reset");
+  KS_ASSIGN_OR_RETURN(o.start.type, ParseIteratorType(o.iterator));
+  KS_RETURN_IF_ERROR(InitialCheckpoint(o.start).status());
+  if ((o.start.type == IteratorType::kAtTimestamp) != !o.timestamp.empty())
+    return Status::InvalidArgument(o.timestamp.empty()
+                                       ? "--iterator AT_TIMESTAMP needs --timestamp"
+                                       : "--timestamp needs --iterator AT_TIMESTAMP");
+  if (!o.timestamp.empty()) {
+    KS_ASSIGN_OR_RETURN(o.start.timestamp_ms, ParseTimestamp(o.timestamp));
+  }
+  return Status::Ok();
+}
+
+Status ListGroups(GroupStore& groups, const GroupAdminOptions& o) {
+  KS_ASSIGN_OR_RETURN(auto names, groups.ListGroups(o.stream));
+  std::string out;
+  if (o.json) {
+    out = "{\"Groups\":[";
+    for (size_t i = 0; i < names.size(); ++i) {
+      if (i) out += ',';
+      AppendJsonString(out, names[i]);
+    }
+    out += "]}\n";
+  } else {
+    for (const auto& n : names) out += n + "\n";
+  }
+  std::cout << out << std::flush;
+  return Status::Ok();
+}
+
+Status GroupCommand(Backend& b, GroupStore& groups, const GroupAdminOptions& o, int64_t now,
+                    bool quiet) {
+  KS_ASSIGN_OR_RETURN(auto table, groups.OpenLeaseTable(o.stream, o.group));
+  const std::string what = "group '" + o.group + "' of stream '" + o.stream + "'";
+  if (o.del) {
+    KS_RETURN_IF_ERROR(table->List().status());  // a clear error for a missing group
+    KS_RETURN_IF_ERROR(table->Delete(now));
+    if (!quiet) std::cerr << "kstream: deleted " << what << "\n";
+    return Status::Ok();
+  }
+  if (o.reset) {
+    KS_RETURN_IF_ERROR(ResetGroup(b, *table, o.stream, o.start, now));
+    if (!quiet) std::cerr << "kstream: reset " << what << " to " << o.iterator << "\n";
+    return Status::Ok();
+  }
+  KS_ASSIGN_OR_RETURN(GroupStatus g, GetGroupStatus(b, *table, o.stream, o.group, now));
+  std::cout << (o.json ? GroupStatusJson(g) : GroupStatusText(g)) << std::flush;
+  return Status::Ok();
+}
+
+namespace {
+std::string OwnerText(const ShardProgress& p) {
+  if (p.lease.owner.empty()) return "-";
+  return p.live ? p.lease.owner : p.lease.owner + " (expired)";
+}
+}  // namespace
+
+std::string GroupStatusText(const GroupStatus& g) {
+  std::string t = "Stream:     " + g.stream + "\nGroup:      " + g.group +
+                  "\nWorkers:    " + std::to_string(g.workers.size()) + " live";
+  for (size_t i = 0; i < g.workers.size(); ++i) t += (i ? ", " : ": ") + g.workers[i];
+  t += "\nLag:        " + std::to_string(g.lag_records) + " records, " + std::to_string(g.lag_ms) +
+       " ms behind the newest record\n\n";
+  char line[512];
+  snprintf(line, sizeof(line), "%-22s %-7s %-24s %-40s %12s %10s\n", "SHARD", "STATE", "OWNER",
+           "CHECKPOINT", "LAG RECORDS", "LAG MS");
+  t += line;
+  for (const ShardProgress& p : g.shards) {
+    snprintf(line, sizeof(line), "%-22s %-7s %-24s %-40s %12llu %10lld\n",
+             ShardIdFor(p.lease.shard).c_str(), p.open ? "open" : "closed", OwnerText(p).c_str(),
+             p.lease.checkpoint.ToString().c_str(), static_cast<unsigned long long>(p.lag_records),
+             static_cast<long long>(p.lag_ms));
+    t += line;
+  }
+  return t;
+}
+
+std::string GroupStatusJson(const GroupStatus& g) {
+  std::string j = "{\"StreamName\":";
+  AppendJsonString(j, g.stream);
+  j += ",\"GroupName\":";
+  AppendJsonString(j, g.group);
+  j += ",\"Workers\":[";
+  for (size_t i = 0; i < g.workers.size(); ++i) {
+    if (i) j += ',';
+    AppendJsonString(j, g.workers[i]);
+  }
+  j += "],\"LagRecords\":" + std::to_string(g.lag_records) +
+       ",\"MillisBehindLatest\":" + std::to_string(g.lag_ms) + ",\"Shards\":[";
+  for (size_t i = 0; i < g.shards.size(); ++i) {
+    const ShardProgress& p = g.shards[i];
+    const Lease& l = p.lease;
+    j += i ? "," : "";
+    j += "{\"ShardId\":\"" + ShardIdFor(l.shard) + "\",\"State\":\"" +
+         (p.open ? "open" : "closed") + "\",\"LeaseOwner\":";
+    if (l.owner.empty())
+      j += "null";
+    else
+      AppendJsonString(j, l.owner);
+    j += ",\"LeaseLive\":" + std::string(p.live ? "true" : "false") +
+         ",\"LeaseCounter\":" + std::to_string(l.counter) + ",\"Checkpoint\":\"" +
+         l.checkpoint.ToString() +
+         "\",\"OwnerSwitchesSinceCheckpoint\":" + std::to_string(l.owner_switches) +
+         ",\"ParentShardIds\":[";
+    for (size_t k = 0; k < l.parents.size(); ++k)
+      j += (k ? ",\"" : "\"") + ShardIdFor(l.parents[k]) + "\"";
+    j += "],\"LagRecords\":" + std::to_string(p.lag_records) +
+         ",\"MillisBehindLatest\":" + std::to_string(p.lag_ms) + "}";
+  }
+  return j + "]}\n";
+}
+
 }  // namespace kstream::cli

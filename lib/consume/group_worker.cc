@@ -1,0 +1,268 @@
+#include "consume/group_worker.h"
+
+#include <unistd.h>
+
+#include <algorithm>
+#include <climits>
+#include <cstdio>
+#include <map>
+#include <memory>
+
+#include "consume/group_leases.h"
+#include "consume/lease_coordinator.h"
+
+namespace kstream {
+namespace {
+
+constexpr size_t kReadBytes = 1 << 20;
+
+class GroupWorker {
+ public:
+  GroupWorker(Backend& backend, LeaseTable& table, Env* env, std::string stream,
+              const GroupOptions& o, BatchHandler& handler, GroupStats& stats,
+              const volatile bool* stop)
+      : backend_(backend),
+        table_(table),
+        env_(env),
+        stream_(std::move(stream)),
+        o_(o),
+        handler_(handler),
+        stats_(stats),
+        stop_(stop),
+        coord_(&table, env, {o.worker, o.lease_timeout_ms, o.log}) {
+    ctx_.keep_alive = [this] { return coord_.RenewIfDue(); };
+    ctx_.stop = stop;
+  }
+
+  Status Run() {
+    Status s = Loop();
+    Status end = Shutdown();
+    return s.ok() ? end : s;
+  }
+
+ private:
+  struct Shard {
+    std::unique_ptr<ShardCursor> cursor;
+    RecordBatch pending;  // read, not handed over yet
+    int64_t pending_since = 0;
+    bool caught_up = false;
+    bool ended = false;                 // the cursor reached the shard's end
+    std::optional<Checkpoint> handled;  // through the last batch handed over, until Flush()
+    Checkpoint delivered;               // what may be checkpointed
+    Checkpoint written;                 // the checkpoint in the table
+  };
+
+  int64_t Now() { return env_->NowMillis(); }
+
+  Status Loop() {
+    if (o_.follow) {
+      KS_ASSIGN_OR_RETURN(watch_, backend_.Watch(stream_));
+    }
+    KS_RETURN_IF_ERROR(Rebalance().status());
+    while (!*stop_ && !finished_) {
+      KS_RETURN_IF_ERROR(Housekeeping());
+      KS_ASSIGN_OR_RETURN(bool progress, Round());
+      KS_ASSIGN_OR_RETURN(bool ended, FinishEndedShards());
+      if (o_.on_progress) o_.on_progress(stats_);
+      if (Now() >= next_checkpoint_) KS_RETURN_IF_ERROR(WriteCheckpoints(false));
+      if (progress || ended || finished_) continue;
+      if (!o_.follow) {
+        // Everything held is read: go unless there is more to take.
+        KS_ASSIGN_OR_RETURN(size_t acquired, Rebalance());
+        if (acquired == 0) break;
+        continue;
+      }
+      KS_RETURN_IF_ERROR(watch_->Wait(WaitMs()));
+    }
+    return Status::Ok();
+  }
+
+  // Adds leases for new shards, renews, takes and steals; opens what was
+  // taken. Returns the number of shards taken.
+  Result<size_t> Rebalance() {
+    KS_RETURN_IF_ERROR(SyncLeases(backend_, stream_, table_, o_.start, &known_shards_));
+    KS_RETURN_IF_ERROR(coord_.Balance());
+    next_balance_ = Now() + o_.lease_timeout_ms / 3;
+    return ApplyLeaseChanges();
+  }
+
+  Status Housekeeping() {
+    if (Now() >= next_balance_) return Rebalance().status();
+    KS_RETURN_IF_ERROR(coord_.RenewIfDue());
+    return ApplyLeaseChanges().status();
+  }
+
+  Result<size_t> ApplyLeaseChanges() {
+    for (uint64_t shard : coord_.TakeLost()) Drop(shard);
+    size_t taken = 0;
+    for (const Lease& l : coord_.TakeAcquired()) {
+      Drop(l.shard);
+      Shard& s = shards_[l.shard];
+      KS_ASSIGN_OR_RETURN(s.cursor,
+                          backend_.OpenCursor(stream_, l.shard, l.checkpoint.ResumePosition()));
+      s.delivered = s.written = l.checkpoint;
+      ++taken;
+    }
+    return taken;
+  }
+
+  void Drop(uint64_t shard) {
+    auto it = shards_.find(shard);
+    if (it == shards_.end()) return;
+    reserved_ -= it->second.pending.size();
+    if (it->second.cursor) stats_.corrupt += it->second.cursor->corrupt_records();
+    shards_.erase(it);
+  }
+
+  // Reads from every held shard and hands over the batches that are ready.
+  Result<bool> Round() {
+    bool progress = false;
+    for (auto& [index, s] : shards_) {
+      if (!coord_.holds(index)) continue;  // lost while a batch ran; dropped soon
+      KS_ASSIGN_OR_RETURN(bool read, Fill(s));
+      progress |= read;
+      if (!Ready(s)) continue;
+      progress = true;
+      KS_ASSIGN_OR_RETURN(bool delivered, handler_.Handle(index, s.pending, ctx_));
+      if (!delivered) {
+        finished_ = true;  // stopped with the batch undelivered
+        break;
+      }
+      s.handled = Checkpoint::Sequence(s.pending[s.pending.size() - 1].sequence);
+      unflushed_records_ += s.pending.size();
+      for (size_t i = 0; i < s.pending.size(); ++i) unflushed_bytes_ += s.pending[i].data.size();
+      s.pending.Clear();
+      if (*stop_) break;
+    }
+    KS_RETURN_IF_ERROR(FlushHandled());
+    return progress;
+  }
+
+  Result<bool> Fill(Shard& s) {
+    if (s.ended) return false;
+    size_t room = handler_.max_batch() - std::min(handler_.max_batch(), s.pending.size());
+    if (o_.limit) room = std::min<uint64_t>(room, *o_.limit - reserved_);
+    if (room == 0) return false;
+    const size_t before = s.pending.size();
+    KS_ASSIGN_OR_RETURN(auto state, s.cursor->Read(s.pending, room, kReadBytes));
+    const size_t got = s.pending.size() - before;
+    reserved_ += got;
+    if (before == 0 && got > 0) s.pending_since = Now();
+    s.caught_up = state == ShardCursor::State::kCaughtUp;
+    s.ended = state == ShardCursor::State::kShardEnd;
+    return got > 0;
+  }
+
+  bool Ready(const Shard& s) {
+    if (s.pending.empty()) return false;
+    if (s.pending.size() >= handler_.max_batch()) return true;
+    if (o_.limit && reserved_ >= *o_.limit) return true;  // nothing more will be read
+    if (!s.caught_up && !s.ended) return false;           // more can be read right away
+    if (s.ended || !o_.follow) return true;
+    return Now() - s.pending_since >= handler_.batch_window_ms();
+  }
+
+  // Completes the hand-over; what it covers becomes checkpointable.
+  Status FlushHandled() {
+    if (unflushed_records_ == 0) return Status::Ok();
+    KS_ASSIGN_OR_RETURN(bool flushed, handler_.Flush());
+    if (!flushed) finished_ = true;  // the output went away
+    for (auto& [index, s] : shards_) {
+      if (flushed && s.handled && coord_.holds(index)) s.delivered = *s.handled;
+      s.handled.reset();
+    }
+    if (flushed) {
+      stats_.records += unflushed_records_;
+      stats_.bytes += unflushed_bytes_;
+    }
+    unflushed_records_ = unflushed_bytes_ = 0;
+    if (o_.limit && stats_.records >= *o_.limit) finished_ = true;
+    return Status::Ok();
+  }
+
+  // Checkpoints every fully delivered shard at SHARD_END and lets its lease
+  // go, then looks for its children. True if any ended.
+  Result<bool> FinishEndedShards() {
+    std::vector<LeaseCoordinator::CheckpointWrite> writes;
+    for (auto& [index, s] : shards_)
+      if (s.ended && s.pending.empty() && !s.handled && coord_.holds(index))
+        writes.push_back({index, Checkpoint::ShardEnd(), /*release=*/true});
+    if (writes.empty()) return false;
+    KS_RETURN_IF_ERROR(coord_.Checkpoint(writes));
+    for (const auto& w : writes) Drop(w.shard);
+    KS_RETURN_IF_ERROR(Rebalance().status());
+    return true;
+  }
+
+  Status WriteCheckpoints(bool release_all) {
+    std::vector<LeaseCoordinator::CheckpointWrite> writes;
+    for (auto& [index, s] : shards_)
+      if (coord_.holds(index) && (release_all || s.delivered != s.written))
+        writes.push_back({index, s.delivered, release_all});
+    KS_RETURN_IF_ERROR(coord_.Checkpoint(writes));
+    for (const auto& w : writes) shards_[w.shard].written = w.checkpoint;
+    next_checkpoint_ = Now() + o_.checkpoint_interval_ms;
+    return ApplyLeaseChanges().status();
+  }
+
+  // Delivers the batch in hand, checkpoints and releases every lease.
+  Status Shutdown() {
+    Status flushed = FlushHandled();
+    Status written = WriteCheckpoints(/*release_all=*/true);
+    Status released = coord_.ReleaseAll();
+    for (auto& [index, s] : shards_)
+      if (s.cursor) stats_.corrupt += s.cursor->corrupt_records();
+    shards_.clear();
+    if (!flushed.ok()) return flushed;
+    return written.ok() ? released : written;
+  }
+
+  // How long to wait for new records before the next duty.
+  int WaitMs() {
+    int64_t deadline = std::min(next_balance_, coord_.next_renewal_ms());
+    for (const auto& [index, s] : shards_) {
+      if (s.delivered != s.written) deadline = std::min(deadline, next_checkpoint_);
+      if (!s.pending.empty())
+        deadline = std::min(deadline, s.pending_since + handler_.batch_window_ms());
+    }
+    // Bounded, so a wall-clock step cannot starve the renewals.
+    return int(std::clamp<int64_t>(deadline - Now(), 0, o_.lease_timeout_ms / 3));
+  }
+
+  Backend& backend_;
+  LeaseTable& table_;
+  Env* env_;
+  std::string stream_;
+  const GroupOptions& o_;
+  BatchHandler& handler_;
+  GroupStats& stats_;
+  const volatile bool* stop_;
+  LeaseCoordinator coord_;
+  BatchHandler::Context ctx_;
+  std::unique_ptr<ChangeWatch> watch_;
+  std::map<uint64_t, Shard> shards_;
+  size_t known_shards_ = 0;
+  int64_t next_balance_ = 0;
+  int64_t next_checkpoint_ = 0;
+  uint64_t reserved_ = 0;  // records read so far, for the limit
+  uint64_t unflushed_records_ = 0, unflushed_bytes_ = 0;
+  bool finished_ = false;
+};
+
+}  // namespace
+
+Status RunGroupWorker(Backend& backend, LeaseTable& table, Env* env, const std::string& stream,
+                      const GroupOptions& options, BatchHandler& handler, GroupStats& stats,
+                      const volatile bool* stop) {
+  GroupWorker w(backend, table, env, stream, options, handler, stats, stop);
+  return w.Run();
+}
+
+std::string DefaultWorkerId() {
+  char host[256] = {};
+  if (gethostname(host, sizeof(host) - 1) != 0 || !*host)
+    std::snprintf(host, sizeof(host), "localhost");
+  return std::string(host) + ":" + std::to_string(getpid());
+}
+
+}  // namespace kstream
