@@ -99,7 +99,7 @@ int main(int argc, char** argv) {
   // JSON entries carry base64 data, a third larger than the record itself.
   RecordReader input(STDIN_FILENO, null_delimited ? '\0' : '\n',
                      json ? kMaxRecordBytes * 4 / 3 + 4096 : kMaxRecordBytes);
-  input.set_interrupt_flag(&g_stop);
+  input.set_interrupt_fd(cli::StopFd());
   RecordWriter results(STDOUT_FILENO, OutputFormat::kLines);
   ProducerStats stats;
   Status s = RunProducer(**writer, input, o, results, stats, Env::Default(), &g_stop);

@@ -1,6 +1,10 @@
 #include "cli/tool.h"
 
+#include <fcntl.h>
 #include <signal.h>
+#include <unistd.h>
+
+#include <cerrno>
 
 #include <cstring>
 #include <iostream>
@@ -11,10 +15,16 @@ namespace kstream::cli {
 
 namespace {
 volatile bool* g_stop_flag = nullptr;
+int g_stop_pipe[2] = {-1, -1};
 void OnStopSignal(int) {
+  const int saved = errno;
   if (g_stop_flag) *g_stop_flag = true;
+  if (g_stop_pipe[1] >= 0) (void)!::write(g_stop_pipe[1], "x", 1);
+  errno = saved;
 }
 }  // namespace
+
+int StopFd() { return g_stop_pipe[0]; }
 
 std::string CommonOptions::StoreRoot() const {
   return home.empty() ? DefaultStoreRoot() : home;
@@ -60,6 +70,8 @@ int UsageError(const std::string& tool, const std::string& message) {
 
 void InstallStopHandlers(volatile bool* flag) {
   g_stop_flag = flag;
+  if (g_stop_pipe[0] < 0 && ::pipe2(g_stop_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
+    g_stop_pipe[0] = g_stop_pipe[1] = -1;  // signals still set the flag
   struct sigaction sa;
   std::memset(&sa, 0, sizeof(sa));
   sa.sa_handler = OnStopSignal;

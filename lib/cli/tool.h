@@ -34,8 +34,10 @@ int Fail(const std::string& tool, const Status& status);
 // A usage error found after parsing (conflicting flags): message, exit 2.
 int UsageError(const std::string& tool, const std::string& message);
 
-// SIGINT and SIGTERM set *flag (and interrupt blocking reads); SIGPIPE is
-// ignored so a closed stdout shows up as EPIPE and ends a reader quietly.
+// SIGINT and SIGTERM set *flag and make StopFd() readable (a self-pipe, so a
+// tool blocked in poll(2) wakes up); SIGPIPE is ignored so a closed stdout
+// shows up as EPIPE and ends a reader quietly.
 void InstallStopHandlers(volatile bool* flag);
+int StopFd();
 
 }  // namespace kstream::cli

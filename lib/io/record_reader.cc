@@ -77,16 +77,18 @@ Result<bool> RecordReader::Fill() {
     end_ = 0;
   }
   for (;;) {
+    if (interrupt_fd_ >= 0 && (WaitReadableOr(-1, -1) & kStopRequested)) {
+      eof_ = true;  // stopped: what was read still counts
+      return end_ > begin_;
+    }
     ssize_t n = ::read(fd_, buf_.get() + end_, cap_ - end_);
     if (n < 0) {
-      if (errno == EINTR) {
-        if (interrupt_ && *interrupt_) {
-          eof_ = true;
-          return end_ > begin_;
-        }
-        continue;
+      if (errno != EINTR) return Status::FromErrno("read standard input", errno);
+      if (interrupt_flag_ && *interrupt_flag_) {
+        eof_ = true;
+        return end_ > begin_;
       }
-      return Status::FromErrno("read standard input", errno);
+      continue;
     }
     if (n == 0) {
       eof_ = true;
@@ -105,15 +107,16 @@ bool RecordReader::WaitReadable(int timeout_ms) {
 
 int RecordReader::WaitReadableOr(int other_fd, int timeout_ms) {
   if (eof_) return kInputReady;
-  struct pollfd p[2] = {{fd_, POLLIN, 0}, {other_fd, POLLIN, 0}};
-  const int rc = ::poll(p, other_fd >= 0 ? 2 : 1, timeout_ms);
-  if (rc < 0) {
-    // A signal (a stop request): let the caller read and see the flag.
-    return kInputReady;
-  }
+  struct pollfd p[3] = {{fd_, POLLIN, 0}, {interrupt_fd_, POLLIN, 0}, {other_fd, POLLIN, 0}};
+  int rc;
+  do {
+    rc = ::poll(p, 3, timeout_ms);  // negative fds are ignored by poll
+  } while (rc < 0 && errno == EINTR && interrupt_fd_ >= 0);
+  if (rc < 0) return kInputReady;  // let read() report it
   int mask = 0;
   if (p[0].revents) mask |= kInputReady;  // readable, hung up, or an error read() reports
-  if (other_fd >= 0 && p[1].revents) mask |= kOtherReady;
+  if (p[2].revents) mask |= kOtherReady;
+  if (p[1].revents) mask |= kStopRequested;
   return mask;
 }
 

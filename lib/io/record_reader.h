@@ -32,14 +32,19 @@ class RecordReader {
   Result<bool> Fill();
   // True when input can be read without blocking within timeout_ms.
   bool WaitReadable(int timeout_ms);
-  // Waits for input or for other_fd (ignored when -1) to become readable:
-  // returns a mask of kInputReady and kOtherReady, 0 on timeout.
-  static constexpr int kInputReady = 1, kOtherReady = 2;
+  // Waits for input or for other_fd (ignored when -1) to become readable, or
+  // a stop: returns a mask of kInputReady, kOtherReady and kStopRequested, 0
+  // on timeout.
+  static constexpr int kInputReady = 1, kOtherReady = 2, kStopRequested = 4;
   int WaitReadableOr(int other_fd, int timeout_ms);
   bool at_eof() const { return eof_; }
-  // When set, a read interrupted by a signal while *flag is true ends the
-  // input (a clean stop on SIGINT/SIGTERM).
-  void set_interrupt_flag(const volatile bool* flag) { interrupt_ = flag; }
+  // When set, input ends (a clean stop on SIGINT/SIGTERM) as soon as
+  // interrupt_fd becomes readable, even while waiting for input: a signal
+  // handler writes to it (the self-pipe trick, so no signal is missed).
+  void set_interrupt_fd(int interrupt_fd) { interrupt_fd_ = interrupt_fd; }
+  // Without a self-pipe: a read interrupted by a signal while *flag is true
+  // ends the input (a signal just before the read is only seen with more input).
+  void set_interrupt_flag(const volatile bool* flag) { interrupt_flag_ = flag; }
   uint64_t bytes_read() const { return bytes_read_; }
 
  private:
@@ -53,8 +58,9 @@ class RecordReader {
   uint64_t number_ = 0;
   uint64_t bytes_read_ = 0;
   bool eof_ = false;
-  bool discarding_ = false;
-  const volatile bool* interrupt_ = nullptr;  // inside a too-long record: drop up to its end
+  bool discarding_ = false;  // inside a too-long record: drop up to its end
+  int interrupt_fd_ = -1;
+  const volatile bool* interrupt_flag_ = nullptr;
 };
 
 }  // namespace kstream
