@@ -104,8 +104,9 @@ class Sink {
 
 // Processing time: while no input is ready, close windows as the clock
 // passes their end. Returns when input is readable (or at end of input).
-void WaitForInput(Processor& p, Sink& sink, RecordReader& reader, Env* env) {
-  for (;;) {
+void WaitForInput(Processor& p, Sink& sink, RecordReader& reader, Env* env,
+                  const volatile bool* stop) {
+  while (!*stop) {
     const int64_t now = env->NowMillis();
     p.engine().AdvanceWatermark(now);
     if (!sink.Drain(true).ok() || sink.closed()) return;
@@ -125,10 +126,12 @@ Status RunOnInput(Processor& p, int fd, Env* env, const RunOptions& o, RecordWri
   reader.set_interrupt_flag(stop);
   if (!p.event_time()) p.engine().StartAt(env->NowMillis());
   while (!*stop && !sink.closed()) {
-    if (!p.event_time())
-      WaitForInput(p, sink, reader, env);
-    else
+    if (!p.event_time()) {
+      WaitForInput(p, sink, reader, env, stop);
+    } else {
       KS_RETURN_IF_ERROR(sink.Drain(true));
+    }
+    if (*stop) break;  // a signal while waiting: emit what is open
     KS_ASSIGN_OR_RETURN(bool more, reader.Fill());
     if (!more) break;
     const int64_t now = env->NowMillis();

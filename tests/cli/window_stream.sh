@@ -59,6 +59,17 @@ exec 7>&-
 wait_exit 10 "$pt"
 expect_eq 0 "$STATUS" "exit at end of input"
 expect_lines 1 "$WORK/pt.out"
+# SIGTERM while input waits: the open window is emitted, exit 0.
+kstream-window --tumbling 1h --count <"$WORK/fifo" >"$WORK/term.out" &
+pt=$!
+exec 7>"$WORK/fifo"
+echo '{"a":1}' >&7
+sleep 0.5
+kill -TERM "$pt"
+wait_exit 10 "$pt"
+exec 7>&-
+expect_eq 0 "$STATUS" "SIGTERM ends kstream-window cleanly"
+expect_contains "$WORK/term.out" '"count":1}'
 # --emit-empty ticks on without records.
 (echo '{"a":1}'; sleep 2.3) | kstream-window --tumbling 500ms --emit-empty >"$WORK/empty.out"
 expect_ge 4 "$(wc -l <"$WORK/empty.out")"
