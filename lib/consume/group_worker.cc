@@ -89,8 +89,16 @@ class GroupWorker {
   Status Housekeeping() {
     if (Now() >= next_balance_) return Rebalance().status();
     KS_RETURN_IF_ERROR(coord_.RenewIfDue());
+    if (Now() >= next_verify_) {
+      KS_RETURN_IF_ERROR(coord_.Verify());
+      next_verify_ = Now() + VerifyIntervalMs();
+    }
     return ApplyLeaseChanges().status();
   }
+
+  // How often to look for leases stolen from this worker: a victim would
+  // otherwise go on until its next renewal, repeating what the thief reads.
+  int64_t VerifyIntervalMs() const { return std::min<int64_t>(250, o_.lease_timeout_ms / 3); }
 
   Result<size_t> ApplyLeaseChanges() {
     for (uint64_t shard : coord_.TakeLost()) Drop(shard);
@@ -243,6 +251,7 @@ class GroupWorker {
   std::map<uint64_t, Shard> shards_;
   size_t known_shards_ = 0;
   int64_t next_balance_ = 0;
+  int64_t next_verify_ = 0;
   int64_t next_checkpoint_ = 0;
   uint64_t reserved_ = 0;  // records read so far, for the limit
   uint64_t unflushed_records_ = 0, unflushed_bytes_ = 0;

@@ -110,9 +110,7 @@ Status LeaseCoordinator::RenewIfDue() {
   return Status::Ok();
 }
 
-Status LeaseCoordinator::Balance() {
-  KS_RETURN_IF_ERROR(RenewIfDue());
-  KS_ASSIGN_OR_RETURN(std::vector<Lease> leases, table_->List());
+void LeaseCoordinator::DropChanged(const std::vector<Lease>& leases) {
   const LeaseIndex by_shard = IndexLeases(leases);
   for (auto it = held_.begin(); it != held_.end();) {
     const uint64_t shard = it->first;
@@ -123,6 +121,20 @@ Status LeaseCoordinator::Balance() {
     if (!same)
       Lose(shard, found == by_shard.end() ? "lease removed" : "taken by " + found->second->owner);
   }
+}
+
+Status LeaseCoordinator::Verify() {
+  if (held_.empty()) return Status::Ok();
+  KS_ASSIGN_OR_RETURN(std::vector<Lease> leases, table_->List());
+  DropChanged(leases);
+  return Status::Ok();
+}
+
+Status LeaseCoordinator::Balance() {
+  KS_RETURN_IF_ERROR(RenewIfDue());
+  KS_ASSIGN_OR_RETURN(std::vector<Lease> leases, table_->List());
+  DropChanged(leases);
+  const LeaseIndex by_shard = IndexLeases(leases);
   const int64_t now = env_->NowMillis();
   const AcquirePlan plan = PlanAcquire(leases, options_.worker, now);
   std::vector<uint64_t> wanted = plan.take;

@@ -61,8 +61,11 @@ class LeaseCoordinator {
   // Renews every held lease once timeout/3 passed since the last renewal.
   // A lease whose renewal fails is lost (see TakeLost).
   Status RenewIfDue();
-  // RenewIfDue, then drops leases the table shows taken by others and takes
-  // or steals per PlanAcquire. New leases are reported by TakeAcquired.
+  // Reads the table and drops the leases it shows taken by others (a thief
+  // does not tell its victim), so the victim stops before its next renewal.
+  Status Verify();
+  // RenewIfDue, Verify, then takes or steals per PlanAcquire. New leases are
+  // reported by TakeAcquired.
   Status Balance();
   // Leases gained and lost since the last call of each.
   std::vector<Lease> TakeAcquired();
@@ -83,6 +86,8 @@ class LeaseCoordinator {
   // Applies updates; the applied ones become held (or released), the others lost.
   Result<std::vector<bool>> Write(const std::vector<LeaseUpdate>& updates, const char* what);
   LeaseUpdate UpdateOf(const Lease& current, int64_t now) const;
+  // Drops held leases that `leases` (a fresh snapshot) shows changed by others.
+  void DropChanged(const std::vector<Lease>& leases);
   void Lose(uint64_t shard, const std::string& why);
   void Log(const std::string& line) const {
     if (options_.log) options_.log(line);

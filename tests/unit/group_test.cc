@@ -217,6 +217,20 @@ TEST_SUITE("group") {
     CHECK(w3->held_count() == 0);
   }
 
+  TEST_CASE("AVictimOfAStealNoticesAtItsNextVerifyBeforeAnyRenewal") {
+    GroupFixture f(2);
+    f.Sync();
+    auto w1 = f.Worker("w1"), w2 = f.Worker("w2");
+    REQUIRE(w1->Balance().ok());
+    REQUIRE(w2->Balance().ok());  // steals one: target 1 each
+    CHECK(w2->held_count() == 1);
+    REQUIRE(w1->RenewIfDue().ok());  // not due yet: nothing learnt
+    CHECK(w1->held_count() == 2);
+    REQUIRE(w1->Verify().ok());
+    CHECK(w1->held_count() == 1);
+    CHECK(w1->TakeLost().size() == 1);
+  }
+
   TEST_CASE("ACheckpointOfALostLeaseIsRefusedAndReleaseFreesAtOnce") {
     GroupFixture f(2);
     f.Sync();
