@@ -14,7 +14,8 @@ set -g __kstream_arg_opts --home -k --partition-key -K --key-field -E --explicit
     --period --sample --up-threshold --down-threshold --up-count --up-pct --down-count --down-pct \
     --cool-off --interval --tumbling --sliding --every --session --time-field --time-format \
     --allowed-lateness -g --group-by --sum --avg --min --max --distinct --top --percentile -w \
-    --where --delimiter --header --stream --late
+    --where --delimiter --header --stream --late --group --worker --lease-timeout \
+    --checkpoint-interval --exec --batch-size --batch-window --max-retries --on-failure
 
 # Prints the positional arguments of the command line so far (options and
 # their values left out). For "kstream put logs" that is "put" and "logs".
@@ -130,6 +131,17 @@ function __kstream_shards
     end
 end
 
+# Consumer groups of the stream named on the command line: the directories
+# under <root>/streams/<stream>/groups/ holding a lease table.
+function __kstream_groups
+    set -l args (__kstream_args)
+    test (count $args) -ge 1; or return
+    set -l root (__kstream_root)
+    for f in $root/streams/$args[1]/groups/*/leases.json
+        string replace -r '.*/([^/]+)/leases.json$' '$1' -- $f
+    end
+end
+
 function __kstream_builtins
     printf '%s\t%s\n' \
         create 'Create a stream' \
@@ -137,6 +149,8 @@ function __kstream_builtins
         describe 'Describe a stream and its shards' \
         delete 'Delete a stream and its records' \
         retention 'Set the retention period' \
+        groups 'List the consumer groups of a stream' \
+        group 'Show, reset or delete a consumer group' \
         help 'Show help for a command'
 end
 
@@ -159,7 +173,7 @@ end
 function __kstream_external
     for c in (complete -C kstream- | string replace -r '\t.*' '')
         set c (string replace -r '^kstream-' '' -- $c)
-        contains -- $c create list describe delete retention help put get scale window; or echo $c
+        contains -- $c create list describe delete retention groups group help put get scale window; or echo $c
     end
 end
 
@@ -178,8 +192,13 @@ complete -c kstream -n '__kstream_no_command; and __kstream_first_word' -a '(__k
 complete -c kstream -n '__kstream_no_command; and __kstream_first_word' -a '(__kstream_external)' -d 'kstream-* command'
 complete -c kstream -n '__kstream_is create' -l shards -x -d 'Number of shards, 1-10000 (default 1)'
 complete -c kstream -n '__kstream_is create' -l retention -x -d 'Retention in hours, 24-8760 (default 24)'
-complete -c kstream -n '__kstream_is list describe' -l json -d 'Print JSON like the Kinesis API'
-complete -c kstream -n '__kstream_is describe delete retention; and __kstream_nargs_lt 1' -a '(__kstream_streams)' -d Stream
+complete -c kstream -n '__kstream_is list describe groups group' -l json -d 'Print JSON like the Kinesis API'
+complete -c kstream -n '__kstream_is describe delete retention groups group; and __kstream_nargs_lt 1' -a '(__kstream_streams)' -d Stream
+complete -c kstream -n '__kstream_is group; and test (count (__kstream_args)) -eq 1' -a '(__kstream_groups)' -d Group
+complete -c kstream -n '__kstream_is group' -l reset -d 'Start the group over at --iterator'
+complete -c kstream -n '__kstream_is group' -l delete -d 'Delete the group'
+complete -c kstream -n '__kstream_is group' -s i -l iterator -x -d 'With --reset: where to start' -a 'TRIM_HORIZON LATEST AT_TIMESTAMP'
+complete -c kstream -n '__kstream_is group' -l timestamp -x -d 'With --reset --iterator AT_TIMESTAMP: the time'
 complete -c kstream -n '__kstream_is retention; and test (count (__kstream_args)) -eq 1' -a '24 168 720 8760' -d Hours
 complete -c kstream -n '__kstream_is help; and __kstream_nargs_lt 1' -a '(__kstream_commands)'
 complete -c kstream -n '__kstream_is help; and __kstream_nargs_lt 1' -a '(__kstream_external)' -d 'kstream-* command'
@@ -221,6 +240,16 @@ for c in kstream kstream-get
     complete -c $c -n $get -l json -d 'One JSON envelope per record'
     complete -c $c -n $get -s 0 -l null -d 'NUL-terminated output records'
     complete -c $c -n $get -l ordered -d 'Merge all shards by arrival time'
+    complete -c $c -n $get -s g -l group -x -a '(__kstream_groups)' -d 'Read as a worker of this consumer group'
+    complete -c $c -n $get -l worker -x -d 'Worker id in the group (default hostname:pid)'
+    complete -c $c -n $get -l lease-timeout -x -d 'A lease not renewed this long may be taken (default 10s)'
+    complete -c $c -n $get -l checkpoint-interval -x -d 'Write checkpoints at most this often (default 1s)'
+    complete -c $c -n $get -l exec -x -a '(__fish_complete_command)' -d 'Run CMD per batch, the records on its stdin'
+    complete -c $c -n $get -l batch-size -x -d '--exec: most records per batch (default 100)'
+    complete -c $c -n $get -l batch-window -x -d '--exec: longest wait for a batch to fill (default 0s)'
+    complete -c $c -n $get -l max-retries -x -d '--exec: reruns of a failing batch (default 3)'
+    complete -c $c -n $get -l bisect-on-error -d '--exec: halve a batch that keeps failing'
+    complete -c $c -n $get -l on-failure -r -F -a 'stream:' -d '--exec: FILE or stream:NAME for records that keep failing'
 end
 
 # kstream-scale: the action, from its argument or from --scaling-action.
