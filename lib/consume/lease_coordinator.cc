@@ -136,16 +136,29 @@ Status LeaseCoordinator::Balance() {
   DropChanged(leases);
   const LeaseIndex by_shard = IndexLeases(leases);
   const int64_t now = env_->NowMillis();
-  const AcquirePlan plan = PlanAcquire(leases, options_.worker, now);
-  std::vector<uint64_t> wanted = plan.take;
-  if (plan.steal) wanted.push_back(*plan.steal);
   std::vector<LeaseUpdate> updates;
-  for (uint64_t shard : wanted) {
-    const Lease& current = *by_shard.at(shard);
+  std::vector<std::pair<std::string, std::string>> how;  // for the log: verb, detail
+  auto take = [&](const Lease& current, const char* verb, std::string detail) {
     LeaseUpdate u = UpdateOf(current, now);
     u.lease.owner = options_.worker;
-    if (!current.owner.empty()) u.lease.owner_switches++;
+    if (!current.owner.empty() && current.owner != options_.worker) u.lease.owner_switches++;
     updates.push_back(std::move(u));
+    how.emplace_back(verb, std::move(detail));
+  };
+  // Leases this id owns but this process does not hold were left by an
+  // earlier run with the same --worker id (ids are unique among live
+  // workers): take them back without waiting for them to expire.
+  for (const Lease& l : leases)
+    if (l.owner == options_.worker && !holds(l.shard) && Ready(l, by_shard))
+      take(l, "took", " back");
+  const AcquirePlan plan = PlanAcquire(leases, options_.worker, now);
+  for (uint64_t shard : plan.take) {
+    const Lease& l = *by_shard.at(shard);
+    take(l, "took", l.owner.empty() ? "" : " (expired) from " + l.owner);
+  }
+  if (plan.steal) {
+    const Lease& l = *by_shard.at(*plan.steal);
+    take(l, "stole", " from " + l.owner);
   }
   if (updates.empty()) return Status::Ok();
   if (held_.empty()) last_renewal_ms_ = now;  // whatever is taken now is fresh
@@ -153,12 +166,10 @@ Status LeaseCoordinator::Balance() {
   for (size_t i = 0; i < updates.size(); ++i) {
     if (!applied[i]) continue;  // another worker was faster
     const Lease& l = updates[i].lease;
-    const std::string& from = updates[i].expected_owner;
     held_[l.shard] = l;
     acquired_.push_back(l);
-    Log((plan.steal == l.shard ? "stole " : "took ") + ShardIdFor(l.shard) +
-        (from.empty() ? "" : (plan.steal == l.shard ? " from " : " (expired) from ") + from) +
-        " at " + l.checkpoint.ToString());
+    Log(how[i].first + " " + ShardIdFor(l.shard) + how[i].second + " at " +
+        l.checkpoint.ToString());
   }
   return Status::Ok();
 }

@@ -101,7 +101,7 @@ assert len(recs) == int(n), ("distinct records", len(recs), n)
 last = {}  # the dead worker s last checkpoint per shard, as it logged it
 held = set()
 for line in open(w2err):
-    m = re.search(r"\] (checkpoint|took|stole|released) (shardId-\d+)(?: \(expired\))?(?: from \S+)? at (\S+)", line)
+    m = re.search(r"\] (checkpoint|took|stole|released) (shardId-\d+)(?: back| \(expired\))?(?: from \S+)? at (\S+)", line)
     if m:
         cp = m.group(3)
         last[m.group(2)] = int(cp) if cp.isdigit() else -1

@@ -231,6 +231,21 @@ TEST_SUITE("group") {
     CHECK(w1->TakeLost().size() == 1);
   }
 
+  TEST_CASE("ARestartUnderTheSameWorkerIdTakesItsLeasesBackWithoutWaiting") {
+    GroupFixture f(4);
+    f.Sync();
+    auto before = f.Worker("w1");
+    REQUIRE(before->Balance().ok());
+    REQUIRE(before->held_count() == 4);
+    auto other = f.Worker("w2");  // live leases of w1: only a steal
+    REQUIRE(other->Balance().ok());
+    CHECK(other->held_count() == 1);
+    auto again = f.Worker("w1");  // w1 crashed and came back at once
+    REQUIRE(again->Balance().ok());
+    CHECK(again->held_count() == 3);
+    CHECK(f.Counts() == std::map<std::string, int>{{"w1", 3}, {"w2", 1}});
+  }
+
   TEST_CASE("ACheckpointOfALostLeaseIsRefusedAndReleaseFreesAtOnce") {
     GroupFixture f(2);
     f.Sync();
