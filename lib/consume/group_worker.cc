@@ -105,9 +105,12 @@ class GroupWorker {
     size_t taken = 0;
     for (const Lease& l : coord_.TakeAcquired()) {
       Drop(l.shard);
-      Shard& s = shards_[l.shard];
-      KS_ASSIGN_OR_RETURN(s.cursor,
+      // Opened before the shard is entered, so a failure leaves no state
+      // whose checkpoint the shutdown would write over the lease's.
+      KS_ASSIGN_OR_RETURN(auto cursor,
                           backend_.OpenCursor(stream_, l.shard, l.checkpoint.ResumePosition()));
+      Shard& s = shards_[l.shard];
+      s.cursor = std::move(cursor);
       s.delivered = s.written = l.checkpoint;
       ++taken;
     }
@@ -264,7 +267,11 @@ Status RunGroupWorker(Backend& backend, LeaseTable& table, Env* env, const std::
                       const GroupOptions& options, BatchHandler& handler, GroupStats& stats,
                       const volatile bool* stop) {
   GroupWorker w(backend, table, env, stream, options, handler, stats, stop);
-  return w.Run();
+  Status s = w.Run();
+  // Files vanishing under a worker mean the stream was deleted.
+  if (s.code() == StatusCode::kNotFound && !backend.ListShards(stream).ok())
+    return Status::NotFound("stream '" + stream + "' was deleted while being read");
+  return s;
 }
 
 std::string DefaultWorkerId() {

@@ -7,9 +7,9 @@
 // checkpoint_interval_ms, when a shard ends (SHARD_END), and at shutdown. A
 // worker that dies loses only its checkpoints' lag: whoever takes its leases
 // resumes after them, so at most the records delivered in the last interval
-// (plus the batch in hand) are delivered again. Live workers that steal to
-// balance may also repeat the records between the victim's last checkpoint
-// and the moment it notices the loss (at most timeout/3 later).
+// (plus the batch in hand) are delivered again. When live workers rebalance,
+// the records the victim of a steal delivered after its last checkpoint and
+// before it noticed (it looks every 250 ms while delivering) repeat too.
 //
 // Shards are read in sequence order; a child only once its parents are at
 // SHARD_END (LeaseReady), so each partition key keeps its put order.
