@@ -139,6 +139,8 @@ Status LeaseCoordinator::Balance() {
   std::vector<LeaseUpdate> updates;
   std::vector<std::pair<std::string, std::string>> how;  // for the log: verb, detail
   auto take = [&](const Lease& current, const char* verb, std::string detail) {
+    for (const LeaseUpdate& u : updates)
+      if (u.lease.shard == current.shard) return;  // chosen already
     LeaseUpdate u = UpdateOf(current, now);
     u.lease.owner = options_.worker;
     if (!current.owner.empty() && current.owner != options_.worker) u.lease.owner_switches++;
