@@ -78,13 +78,14 @@ expect_not_contains "$OUT" "to-shard-1"
 
 # --- SIGTERM while idle (blocked waiting for records) and SIGINT.
 for sig in TERM INT; do
-  "${SIGINT_DEFAULT[@]}" kstream-get f -f >"$WORK/idle.out" 2>"$WORK/idle.err" &
+  # A file per signal: the last round's full file must not pass for this one's.
+  "${SIGINT_DEFAULT[@]}" kstream-get f -f >"$WORK/idle-$sig.out" 2>"$WORK/idle-$sig.err" &
   idle=$!
-  wait_until 10 "idle follower catches up" has_lines 20007 "$WORK/idle.out"
+  wait_until 10 "idle follower catches up" has_lines 20007 "$WORK/idle-$sig.out"
   kill -"$sig" "$idle"
   wait_exit 10 "$idle"
   expect_eq 0 "$STATUS" "idle follower's exit status after SIG$sig"
-  expect_empty "$WORK/idle.err"
+  expect_empty "$WORK/idle-$sig.err"
 done
 
 # --- A follower on an empty stream sees the first record.
