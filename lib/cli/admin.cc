@@ -3,6 +3,7 @@
 #include <cstdio>
 #include <iostream>
 
+#include "cli/get.h"
 #include "core/text.h"
 
 namespace kstream::cli {
@@ -136,14 +137,7 @@ Status CheckGroupAdmin(GroupAdminOptions& o) {
     return Status::InvalidArgument("--iterator and --timestamp go with --reset");
   KS_ASSIGN_OR_RETURN(o.start.type, ParseIteratorType(o.iterator));
   KS_RETURN_IF_ERROR(InitialCheckpoint(o.start).status());
-  if ((o.start.type == IteratorType::kAtTimestamp) != !o.timestamp.empty())
-    return Status::InvalidArgument(o.timestamp.empty()
-                                       ? "--iterator AT_TIMESTAMP needs --timestamp"
-                                       : "--timestamp needs --iterator AT_TIMESTAMP");
-  if (!o.timestamp.empty()) {
-    KS_ASSIGN_OR_RETURN(o.start.timestamp_ms, ParseTimestamp(o.timestamp));
-  }
-  return Status::Ok();
+  return ParseStart(o.iterator, "", o.timestamp, o.start);
 }
 
 Status ListGroups(GroupStore& groups, const GroupAdminOptions& o) {

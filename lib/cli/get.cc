@@ -75,6 +75,29 @@ void AddGetOptions(CLI::App& app, GetCommand& c) {
       ->type_name("FILE|stream:NAME");
 }
 
+Status ParseStart(const std::string& iterator, const std::string& sequence,
+                  const std::string& timestamp, StartPosition& start) {
+  KS_ASSIGN_OR_RETURN(start.type, ParseIteratorType(iterator));
+  const bool needs_seq = start.type == IteratorType::kAtSequenceNumber ||
+                         start.type == IteratorType::kAfterSequenceNumber;
+  if (needs_seq != !sequence.empty())
+    return Status::InvalidArgument(needs_seq ? "--iterator " + iterator + " needs --sequence-number"
+                                             : "--sequence-number needs --iterator "
+                                               "AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER");
+  if ((start.type == IteratorType::kAtTimestamp) != !timestamp.empty())
+    return Status::InvalidArgument(timestamp.empty() ? "--iterator AT_TIMESTAMP needs --timestamp"
+                                                     : "--timestamp needs --iterator AT_TIMESTAMP");
+  if (needs_seq) {
+    KS_ASSIGN_OR_RETURN(start.sequence, ParseDecimal128(sequence, "sequence number"));
+  }
+  if (!timestamp.empty()) {
+    KS_ASSIGN_OR_RETURN(start.timestamp_ms, ParseTimestamp(timestamp));
+    if (start.timestamp_ms > Env::Default()->NowMillis())
+      return Status::InvalidArgument("--timestamp is in the future");
+  }
+  return Status::Ok();
+}
+
 namespace {
 
 struct Checked {
@@ -86,31 +109,6 @@ struct Checked {
 
 bool Given(const CLI::App& app, const char* name) {
   return app.get_option(name)->count() > 0;
-}
-
-// The start position from --iterator, --sequence-number and --timestamp.
-Status CheckStart(const GetCommand& c, StartPosition& start) {
-  KS_ASSIGN_OR_RETURN(start.type, ParseIteratorType(c.iterator));
-  const bool needs_seq = start.type == IteratorType::kAtSequenceNumber ||
-                         start.type == IteratorType::kAfterSequenceNumber;
-  if (needs_seq != !c.sequence.empty())
-    return Status::InvalidArgument(needs_seq
-                                       ? "--iterator " + c.iterator + " needs --sequence-number"
-                                       : "--sequence-number needs --iterator "
-                                         "AT_SEQUENCE_NUMBER or AFTER_SEQUENCE_NUMBER");
-  if ((start.type == IteratorType::kAtTimestamp) != !c.timestamp.empty())
-    return Status::InvalidArgument(c.timestamp.empty()
-                                       ? "--iterator AT_TIMESTAMP needs --timestamp"
-                                       : "--timestamp needs --iterator AT_TIMESTAMP");
-  if (needs_seq) {
-    KS_ASSIGN_OR_RETURN(start.sequence, ParseDecimal128(c.sequence, "sequence number"));
-  }
-  if (!c.timestamp.empty()) {
-    KS_ASSIGN_OR_RETURN(start.timestamp_ms, ParseTimestamp(c.timestamp));
-    if (start.timestamp_ms > Env::Default()->NowMillis())
-      return Status::InvalidArgument("--timestamp is in the future");
-  }
-  return Status::Ok();
 }
 
 Status CheckDuration(const std::string& text, const char* flag, int64_t min_ms, int64_t& out) {
@@ -173,7 +171,7 @@ Status Check(const CLI::App& app, const GetCommand& c, Checked& k) {
              : c.null_delimited ? OutputFormat::kNull
                                 : OutputFormat::kLines;
   ConsumerOptions& o = k.read;
-  KS_RETURN_IF_ERROR(CheckStart(c, o.start));
+  KS_RETURN_IF_ERROR(ParseStart(c.iterator, c.sequence, c.timestamp, o.start));
   for (const auto& id : c.shard_ids) {
     KS_ASSIGN_OR_RETURN(uint64_t index, ParseShardId(id));
     o.shards.push_back(index);

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cli/tool.h"
+#include "store/backend.h"
 
 namespace kstream::cli {
 
@@ -27,6 +28,11 @@ struct GetCommand {
   int max_retries = 3;
   bool bisect = false;
 };
+
+// The start position from --iterator, --sequence-number and --timestamp
+// (usage errors: InvalidArgument).
+Status ParseStart(const std::string& iterator, const std::string& sequence,
+                  const std::string& timestamp, StartPosition& start);
 
 // Adds kstream-get's own flags (not the common ones) to app, bound to c.
 void AddGetOptions(CLI::App& app, GetCommand& c);
