@@ -3,24 +3,19 @@
 #include <vector>
 
 #include "core/text.h"
+#include "io/record_writer.h"
 
 namespace kstream {
 
 std::string FailureReport(uint64_t shard, const RecordBatch::Record& r, const FailureInfo& info) {
-  std::string j = "{\"Stream\":";
+  std::string j;
+  AppendRecordEnvelope(j, shard, r);
+  j.pop_back();  // the closing brace: the report's own fields follow
+  j += ",\"Stream\":";
   AppendJsonString(j, info.stream);
   j += ",\"Group\":";
   AppendJsonString(j, info.group);
-  j += ",\"ShardId\":\"" + ShardIdFor(shard) + "\",\"SequenceNumber\":\"";
-  AppendDecimal(j, r.sequence);
-  j += "\",\"PartitionKey\":";
-  AppendJsonString(j, r.partition_key);
-  j += ",\"ApproximateArrivalTimestamp\":";
-  AppendEpochSeconds(j, r.arrival_ms);
-  if (r.explicit_hash_key) j += ",\"ExplicitHashKey\":\"" + ToDecimal(*r.explicit_hash_key) + "\"";
-  j += ",\"Data\":\"";
-  AppendBase64(j, r.data);
-  j += "\",\"ErrorMessage\":";
+  j += ",\"ErrorMessage\":";
   AppendJsonString(j, info.error);
   j += ",\"Attempts\":" + std::to_string(info.attempts) + ",\"FailedAt\":\"" +
        FormatTimestamp(info.failed_ms) + "\"}";

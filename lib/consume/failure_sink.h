@@ -22,9 +22,8 @@ class FailureSink {
  public:
   virtual ~FailureSink() = default;
   // Stores records [begin, end) of shard's batch durably, one report each:
-  // {"Stream","Group","ShardId","SequenceNumber","PartitionKey",
-  //  "ApproximateArrivalTimestamp","Data"(base64)[,"ExplicitHashKey"],
-  //  "ErrorMessage","Attempts","FailedAt"}.
+  // the record's envelope (AppendRecordEnvelope) with "Stream", "Group",
+  // "ErrorMessage", "Attempts" and "FailedAt" added.
   virtual Status Put(uint64_t shard, const RecordBatch& batch, size_t begin, size_t end,
                      const FailureInfo& info) = 0;
   // "failure file 'x'" / "stream 'x'", for messages.

@@ -8,23 +8,23 @@
 
 namespace kstream {
 
-void RecordWriter::AppendEnvelope(uint64_t shard_index, const RecordBatch::Record& r) {
-  buf_ += "{\"ShardId\":\"";
-  buf_ += ShardIdFor(shard_index);
-  buf_ += "\",\"SequenceNumber\":\"";
-  AppendDecimal(buf_, r.sequence);
-  buf_ += "\",\"PartitionKey\":";
-  AppendJsonString(buf_, r.partition_key);
-  buf_ += ",\"ApproximateArrivalTimestamp\":";
-  AppendEpochSeconds(buf_, r.arrival_ms);
+void AppendRecordEnvelope(std::string& out, uint64_t shard_index, const RecordBatch::Record& r) {
+  out += "{\"ShardId\":\"";
+  out += ShardIdFor(shard_index);
+  out += "\",\"SequenceNumber\":\"";
+  AppendDecimal(out, r.sequence);
+  out += "\",\"PartitionKey\":";
+  AppendJsonString(out, r.partition_key);
+  out += ",\"ApproximateArrivalTimestamp\":";
+  AppendEpochSeconds(out, r.arrival_ms);
   if (r.explicit_hash_key) {
-    buf_ += ",\"ExplicitHashKey\":\"";
-    AppendDecimal(buf_, *r.explicit_hash_key);
-    buf_ += '"';
+    out += ",\"ExplicitHashKey\":\"";
+    AppendDecimal(out, *r.explicit_hash_key);
+    out += '"';
   }
-  buf_ += ",\"Data\":\"";
-  AppendBase64(buf_, r.data);
-  buf_ += "\"}\n";
+  out += ",\"Data\":\"";
+  AppendBase64(out, r.data);
+  out += "\"}";
 }
 
 Status RecordWriter::Flush() {

@@ -10,6 +10,11 @@ namespace kstream {
 
 enum class OutputFormat { kLines, kNull, kJson };
 
+// Appends r as one Kinesis-style JSON object (no newline): {"ShardId",
+// "SequenceNumber","PartitionKey","ApproximateArrivalTimestamp"
+// [,"ExplicitHashKey"],"Data"(base64)}.
+void AppendRecordEnvelope(std::string& out, uint64_t shard_index, const RecordBatch::Record& r);
+
 class RecordWriter {
  public:
   RecordWriter(int fd, OutputFormat format) : fd_(fd), format_(format) { buf_.reserve(kFlushAt * 2); }
@@ -26,7 +31,8 @@ class RecordWriter {
         buf_ += '\0';
         break;
       case OutputFormat::kJson:
-        AppendEnvelope(shard_index, r);
+        AppendRecordEnvelope(buf_, shard_index, r);
+        buf_ += '\n';
         break;
     }
     if (buf_.size() >= kFlushAt) return Flush().ok() && !closed_;
@@ -43,7 +49,6 @@ class RecordWriter {
 
  private:
   static constexpr size_t kFlushAt = 256 * 1024;
-  void AppendEnvelope(uint64_t shard_index, const RecordBatch::Record& r);
   int fd_;
   OutputFormat format_;
   std::string buf_;
