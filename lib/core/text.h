@@ -28,6 +28,8 @@ Result<uint64_t> ParseSize(std::string_view text);
 Result<int64_t> ParseTimestamp(std::string_view text);
 // "2024-01-02T03:04:05.678Z"
 std::string FormatTimestamp(int64_t epoch_ms);
+// Days since 1970-01-01 of a proleptic Gregorian date (month and day 1-based).
+int64_t DaysFromCivil(int64_t year, unsigned month, unsigned day);
 // Epoch seconds with a millisecond fraction and no exponent: "1700000000.123".
 void AppendEpochSeconds(std::string& out, int64_t epoch_ms);
 
