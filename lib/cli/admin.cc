@@ -105,9 +105,10 @@ std::string DescribeStreamText(const StreamDescription& d) {
   t += "Shards:     " + std::to_string(open) + " open, " + std::to_string(m.shards.size() - open) +
        " closed\n";
   t += "Records:    " + std::to_string(records) + " (" + std::to_string(bytes) + " bytes on disk)\n\n";
+  // One row of figures per shard, its two long ranges indented below it.
   char line[512];
-  snprintf(line, sizeof(line), "%-22s %-7s %-10s %12s %14s  %s\n", "SHARD", "STATE", "PARENTS",
-           "RECORDS", "BYTES", "HASH RANGE / SEQUENCE RANGE");
+  snprintf(line, sizeof(line), "%-22s %-7s %-18s %12s %14s\n", "SHARD", "STATE", "PARENTS",
+           "RECORDS", "BYTES");
   t += line;
   for (size_t i = 0; i < m.shards.size(); ++i) {
     const ShardMeta& s = m.shards[i];
@@ -115,12 +116,12 @@ std::string DescribeStreamText(const StreamDescription& d) {
     if (s.parent) parents = std::to_string(*s.parent);
     if (s.adjacent_parent) parents += "," + std::to_string(*s.adjacent_parent);
     const ShardStats st = i < d.stats.size() ? d.stats[i] : ShardStats{};
-    snprintf(line, sizeof(line), "%-22s %-7s %-10s %12llu %14llu  ", s.id().c_str(),
+    snprintf(line, sizeof(line), "%-22s %-7s %-18s %12llu %14llu\n", s.id().c_str(),
              s.is_open() ? "open" : "closed", parents.c_str(),
              static_cast<unsigned long long>(st.records), static_cast<unsigned long long>(st.bytes));
     t += line;
-    t += ToDecimal(s.start_hash) + " .. " + ToDecimal(s.end_hash) + "\n";
-    t += std::string(80, ' ') + ToDecimal(s.starting_sequence()) + " .. ";
+    t += "    hash keys  " + ToDecimal(s.start_hash) + " .. " + ToDecimal(s.end_hash) + "\n";
+    t += "    sequence   " + ToDecimal(s.starting_sequence()) + " .. ";
     if (s.ending_counter) t += ToDecimal(MakeSequenceNumber(s.index, *s.ending_counter));
     else if (st.last_sequence) t += ToDecimal(*st.last_sequence) + " (open)";
     else t += "(open)";
