@@ -169,8 +169,7 @@ Status LocalStore::ModifyMeta(const std::string& name,
                               const std::function<Status(StreamMeta&)>& change) {
   KS_RETURN_IF_ERROR(ReadMeta(name).status());  // a clear error for a missing stream
   KS_ASSIGN_OR_RETURN(auto lock, LockStream(name));
-  KS_ASSIGN_OR_RETURN(StreamMeta meta, ReadMeta(name));
-  if (meta.pending) KS_RETURN_IF_ERROR(FinishPendingReshard(meta));
+  KS_ASSIGN_OR_RETURN(StreamMeta meta, ReadMetaLocked(name));
   KS_RETURN_IF_ERROR(change(meta));
   KS_RETURN_IF_ERROR(CheckOpenShardsTile(meta));
   return WriteMeta(meta);
@@ -201,8 +200,7 @@ Status LocalStore::Reshard(const std::string& name,
   // first is finished by the next process that reads the metadata.
   KS_RETURN_IF_ERROR(ReadMeta(name).status());  // a clear error for a missing stream
   KS_ASSIGN_OR_RETURN(auto lock, LockStream(name));
-  KS_ASSIGN_OR_RETURN(StreamMeta meta, ReadMeta(name));
-  if (meta.pending) KS_RETURN_IF_ERROR(FinishPendingReshard(meta));
+  KS_ASSIGN_OR_RETURN(StreamMeta meta, ReadMetaLocked(name));
   KS_ASSIGN_OR_RETURN(PendingReshard step, plan(meta));
   for (const auto& child : step.open)
     meta.next_shard_index = std::max(meta.next_shard_index, child.index + 1);
@@ -215,7 +213,11 @@ Result<StreamMeta> LocalStore::ReadMetaFinished(const std::string& name) {
   KS_ASSIGN_OR_RETURN(StreamMeta meta, ReadMeta(name));
   if (!meta.pending) return meta;
   KS_ASSIGN_OR_RETURN(auto lock, LockStream(name));
-  KS_ASSIGN_OR_RETURN(meta, ReadMeta(name));  // the resharder may have finished meanwhile
+  return ReadMetaLocked(name);  // the resharder may have finished meanwhile
+}
+
+Result<StreamMeta> LocalStore::ReadMetaLocked(const std::string& name) {
+  KS_ASSIGN_OR_RETURN(StreamMeta meta, ReadMeta(name));
   if (meta.pending) KS_RETURN_IF_ERROR(FinishPendingReshard(meta));
   return meta;
 }
@@ -249,21 +251,6 @@ Status LocalStore::SplitShard(const std::string& name, uint64_t shard_index, uin
 Status LocalStore::MergeShards(const std::string& name, uint64_t a_index, uint64_t b_index) {
   return Reshard(
       name, [&](const StreamMeta& m) { return PlanMerge(m, a_index, b_index, env_->NowMillis()); });
-}
-
-Result<StreamMeta> LocalStore::ReloadAfterSeal(const std::string& name, uint64_t shard_index) {
-  KS_ASSIGN_OR_RETURN(auto lock, LockStream(name));
-  KS_ASSIGN_OR_RETURN(StreamMeta meta, ReadMeta(name));
-  if (meta.pending) KS_RETURN_IF_ERROR(FinishPendingReshard(meta));
-  const ShardMeta* shard = meta.FindShard(shard_index);
-  if (shard && shard->is_open()) {
-    // Sealed with no reshard recorded: left by a version that sealed before
-    // recording its intent. Undo the seal.
-    KS_ASSIGN_OR_RETURN(auto writer,
-                        ShardWriter::Open(env_, ShardDir(name, shard_index), PolicyFor(meta)));
-    KS_RETURN_IF_ERROR(writer->Unseal());
-  }
-  return meta;
 }
 
 Result<std::unique_ptr<StreamWriter>> LocalStore::OpenWriter(const std::string& name,

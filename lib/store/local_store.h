@@ -49,9 +49,6 @@ class LocalStore final : public Backend {
   // The metadata with any interrupted reshard finished first.
   Result<StreamMeta> ReadMetaFinished(const std::string& name);
   SegmentPolicy PolicyFor(const StreamMeta& meta) const;
-  // A writer found `shard_index` sealed: reloads the metadata, finishing an
-  // interrupted reshard first.
-  Result<StreamMeta> ReloadAfterSeal(const std::string& name, uint64_t shard_index);
   // Segment size limit; tests lower it to exercise rolling.
   void set_max_segment_bytes(uint64_t bytes) { max_segment_bytes_ = bytes; }
 
@@ -63,6 +60,8 @@ class LocalStore final : public Backend {
   // With the stream lock held: seals meta.pending's parents, records the result.
   Status FinishPendingReshard(StreamMeta& meta);
   Status WriteMeta(const StreamMeta& meta);
+  // With the stream lock held: the metadata, a pending reshard finished.
+  Result<StreamMeta> ReadMetaLocked(const std::string& name);
   Result<std::unique_ptr<LockFile>> LockStream(const std::string& name);
 
   Env* env_;

@@ -113,7 +113,6 @@ class LocalStreamWriter final : public StreamWriter {
     for (uint32_t i : pending_) by_shard_[Route(records[i])].push_back(i);
     pending_.clear();
     bool resharded = false;
-    std::optional<uint64_t> sealed_shard;
     for (size_t s = 0; s < open_.size(); ++s) {
       const auto& idx = by_shard_[s];
       if (idx.empty()) continue;
@@ -127,7 +126,6 @@ class LocalStreamWriter final : public StreamWriter {
       if (!appended.ok()) {
         if (appended.status().code() == StatusCode::kFailedPrecondition) {
           resharded = true;
-          sealed_shard = shard_index;
           pending_.insert(pending_.end(), idx.begin(), idx.end());
           continue;
         }
@@ -142,7 +140,7 @@ class LocalStreamWriter final : public StreamWriter {
     if (resharded) {
       // Sync what went to soon-to-be-dropped writers of closed shards first.
       KS_RETURN_IF_ERROR(Sync());
-      KS_ASSIGN_OR_RETURN(StreamMeta meta, store_->ReloadAfterSeal(name_, *sealed_shard));
+      KS_ASSIGN_OR_RETURN(StreamMeta meta, store_->ReadMetaFinished(name_));
       writers_.clear();
       SetMeta(std::move(meta));
       std::sort(pending_.begin(), pending_.end());  // keep input order per key

@@ -228,17 +228,4 @@ Result<uint64_t> ShardWriter::Seal() {
   return last_counter_;
 }
 
-Status ShardWriter::Unseal() {
-  LockGuard guard;
-  KS_RETURN_IF_ERROR(guard.Acquire(lock_.get()));
-  Status s = FindEnd();
-  if (s.ok()) return s;  // not sealed
-  if (s.code() != StatusCode::kFailedPrecondition) return s;
-  KS_RETURN_IF_ERROR(active_->Truncate(known_end_ - kFrameOverhead));  // a seal frame is bare
-  KS_RETURN_IF_ERROR(active_->Sync());
-  known_end_ = 0;
-  last_type_ = FrameType::kRecord;
-  return Status::Ok();
-}
-
 }  // namespace kstream

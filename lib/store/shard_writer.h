@@ -60,9 +60,6 @@ class ShardWriter {
   // Closes the shard: appends a seal frame carrying the last counter, syncs,
   // and returns that counter. Later Appends from any process fail.
   Result<uint64_t> Seal();
-  // Undoes Seal when a reshard died before recording it in the stream
-  // metadata (the caller holds the stream lock and has checked that).
-  Status Unseal();
 
  private:
   ShardWriter(Env* env, std::string dir, SegmentPolicy policy);
