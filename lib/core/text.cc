@@ -207,9 +207,14 @@ Result<int64_t> ParseTimestamp(std::string_view text) {
   if (ParseIso8601(text, ms)) return ms;
   double v;
   std::string_view unit;
-  if (ParseNumberPrefix(text, v, unit)) {
-    if (unit.empty() || unit == "s") return int64_t(std::llround(v * 1000));
-    if (unit == "ms") return int64_t(std::llround(v));
+  if (ParseNumberPrefix(text, v, unit) && (unit.empty() || unit == "s" || unit == "ms")) {
+    const double scaled = unit == "ms" ? v : v * 1000;
+    // Years 0000 to 9999, as ISO-8601 writes them: also keeps the rounding
+    // below away from values an int64 cannot hold.
+    constexpr double kMinMs = -62167219200000.0, kMaxMs = 253402300799999.0;
+    if (scaled >= kMinMs && scaled <= kMaxMs) return int64_t(std::llround(scaled));
+    return Status::InvalidArgument("timestamp " + Quote(text) +
+                                   " is outside the years 0000 to 9999");
   }
   return Status::InvalidArgument("invalid timestamp " + Quote(text) +
                                  " (use ISO-8601 like 2024-05-01T12:00:00Z, epoch seconds, "

@@ -138,7 +138,8 @@ bool Directive(char d, std::string_view s, size_t& i, Parts& p) {
     case 's': {
       const bool neg = i < s.size() && s[i] == '-';
       if (neg) ++i;
-      if (!Num(s, i, 18, v)) return false;
+      // 12 digits reach past the year 9999; more would overflow the ms.
+      if (!Num(s, i, 12, v)) return false;
       p.epoch = neg ? -v : v;
       p.has_epoch = true;
       return true;

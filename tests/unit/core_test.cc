@@ -131,8 +131,13 @@ TEST_SUITE("core") {
     CHECK(Value(ParseTimestamp("1700000000")) == 1700000000000);
     CHECK(Value(ParseTimestamp("1700000000.25")) == 1700000000250);
     CHECK(Value(ParseTimestamp("1700000000250ms")) == 1700000000250);
+    CHECK(Value(ParseTimestamp("253402300799.999")) == 253402300799999);  // 9999-12-31T23:59:59.999Z
     for (const char* bad : {"", "yesterday", "2024-13-01T00:00:00Z", "2024-01-02T25:00:00Z",
-                            "2024-01-02T03:04:05Q", "2024-01-02T03:04:05.Z", "17000x"}) {
+                            "2024-01-02T03:04:05Q", "2024-01-02T03:04:05.Z", "17000x",
+                            // Found by fuzz/text_fuzz.cc: epoch values past the year 9999
+                            // overflowed the int64 conversion.
+                            "340282366920938463463374607431768211455", "1e300", "-1e300ms",
+                            "253402300800"}) {
       CHECK_MESSAGE(!ParseTimestamp(bad).ok(), "accepted '", bad, "'");
     }
   }
