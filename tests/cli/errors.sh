@@ -207,7 +207,7 @@ expect_exit 2 kstream-get s -i AT_SEQUENCE_NUMBER --sequence-number abc
 expect_exit 2 kstream-get s -i AT_TIMESTAMP --timestamp yesterday-ish
 expect_exit 2 kstream-get s -i AT_TIMESTAMP --timestamp 99999999999999
 expect_contains "$ERR" "outside the years 0000 to 9999"
-expect_exit 2 kstream-get s -i AT_TIMESTAMP --timestamp 9999999999999
+expect_exit 2 kstream-get s -i AT_TIMESTAMP --timestamp 99999999999
 expect_contains "$ERR" "future"
 expect_exit 2 kstream-get s -i LATEST --sequence-number 18446744073709551617
 
