@@ -1,11 +1,15 @@
 // BatchHandler: where a consumer-group worker hands its records over, one
 // shard's batch at a time: standard output (StdoutHandler), or a command run
 // per batch (ExecHandler, --exec). A record counts as processed, and may be
-// checkpointed, only once Handle() and then Flush() said it was delivered.
+// checkpointed, only once Handle() and then Flush() said it was delivered,
+// or, for a handler that keeps records past Flush() (kstream-deliver buffers
+// many batches into one file), once Delivered() reports it.
 #pragma once
 
 #include <cstdint>
 #include <functional>
+#include <limits>
+#include <optional>
 
 #include "io/record_writer.h"
 #include "store/backend.h"
@@ -18,6 +22,9 @@ class BatchHandler {
   struct Context {
     std::function<Status()> keep_alive;   // renews the worker's leases when due
     const volatile bool* stop = nullptr;  // SIGINT/SIGTERM: finish the batch in hand, no more
+    // Reads the lease table: false once another worker took the shard. A
+    // deferring handler asks just before it makes records visible.
+    std::function<Result<bool>(uint64_t shard)> still_holds;
   };
   virtual ~BatchHandler() = default;
   // The most records one Handle() gets.
@@ -31,6 +38,25 @@ class BatchHandler {
   // Completes the hand-over of what Handle() took. false: the output went
   // away (a closed pipe): nothing since the last Flush() was delivered.
   virtual Result<bool> Flush() = 0;
+
+  // A deferring handler keeps records past Flush() and delivers them later
+  // (by size or age). The worker then checkpoints a shard only as far as
+  // Delivered() says, calls DeliverDue() every round and by next_due_ms(),
+  // DeliverShard() before a shard's end is checkpointed and at shutdown, and
+  // Release() when it gives a shard up.
+  virtual bool defers_delivery() const { return false; }
+  // The last record of shard delivered for good (nullopt: none yet since
+  // the worker took the shard).
+  virtual std::optional<uint128> Delivered(uint64_t /*shard*/) const { return std::nullopt; }
+  // Delivers what is due without new records (a buffer whose age passed).
+  virtual Status DeliverDue(const Context& /*ctx*/) { return Status::Ok(); }
+  // Delivers everything held of shard.
+  virtual Status DeliverShard(uint64_t /*shard*/, const Context& /*ctx*/) { return Status::Ok(); }
+  // When DeliverDue() next has work, on the Env clock.
+  virtual int64_t next_due_ms() const { return std::numeric_limits<int64_t>::max(); }
+  // The worker no longer holds shard: drop what is held of it undelivered
+  // (the shard's next owner reads it again from the checkpoint).
+  virtual void Release(uint64_t /*shard*/) {}
 };
 
 // Records to a RecordWriter (standard output): delivered once written out.

@@ -31,6 +31,10 @@ class GroupWorker {
         coord_(&table, env, {o.worker, o.lease_timeout_ms, o.log}) {
     ctx_.keep_alive = [this] { return coord_.RenewIfDue(); };
     ctx_.stop = stop;
+    ctx_.still_holds = [this](uint64_t shard) -> Result<bool> {
+      KS_RETURN_IF_ERROR(coord_.Verify());
+      return coord_.holds(shard);
+    };
   }
 
   Status Run() {
@@ -45,10 +49,11 @@ class GroupWorker {
     RecordBatch pending;  // read, not handed over yet
     int64_t pending_since = 0;
     bool caught_up = false;
-    bool ended = false;                 // the cursor reached the shard's end
-    std::optional<Checkpoint> handled;  // through the last batch handed over, until Flush()
-    Checkpoint delivered;               // what may be checkpointed
-    Checkpoint written;                 // the checkpoint in the table
+    bool ended = false;                  // the cursor reached the shard's end
+    std::optional<Checkpoint> handled;   // through the last batch handed over, until Flush()
+    std::optional<uint128> last_handed;  // since the shard was taken
+    Checkpoint delivered;                // what may be checkpointed
+    Checkpoint written;                  // the checkpoint in the table
   };
 
   int64_t Now() { return env_->NowMillis(); }
@@ -122,6 +127,7 @@ class GroupWorker {
     reserved_ -= it->second.pending.size();
     if (it->second.cursor) stats_.corrupt += it->second.cursor->corrupt_records();
     shards_.erase(it);
+    handler_.Release(shard);
   }
 
   // Reads from every held shard and hands over the batches that are ready.
@@ -138,14 +144,38 @@ class GroupWorker {
         finished_ = true;  // stopped with the batch undelivered
         break;
       }
-      s.handled = Checkpoint::Sequence(s.pending[s.pending.size() - 1].sequence);
+      s.last_handed = s.pending[s.pending.size() - 1].sequence;
+      s.handled = Checkpoint::Sequence(*s.last_handed);
       unflushed_records_ += s.pending.size();
       for (size_t i = 0; i < s.pending.size(); ++i) unflushed_bytes_ += s.pending[i].data.size();
       s.pending.Clear();
       if (*stop_) break;
     }
     KS_RETURN_IF_ERROR(FlushHandled());
+    if (handler_.defers_delivery()) {
+      KS_RETURN_IF_ERROR(handler_.DeliverDue(ctx_));
+      TakeDelivered();
+    }
     return progress;
+  }
+
+  // A deferring handler's word on what is delivered for good.
+  void TakeDelivered() {
+    for (auto& [index, s] : shards_) {
+      std::optional<uint128> d = handler_.Delivered(index);
+      if (!d || !coord_.holds(index)) continue;
+      if (s.delivered.kind != Checkpoint::Kind::kSequence || *d > s.delivered.sequence)
+        s.delivered = Checkpoint::Sequence(*d);
+    }
+  }
+
+  // Whether everything handed over of s is delivered, after asking a
+  // deferring handler to deliver the rest.
+  Result<bool> ShardDelivered(uint64_t index, Shard& s) {
+    if (!handler_.defers_delivery() || !s.last_handed) return true;
+    KS_RETURN_IF_ERROR(handler_.DeliverShard(index, ctx_));
+    TakeDelivered();
+    return s.delivered == Checkpoint::Sequence(*s.last_handed);
   }
 
   Result<bool> Fill(Shard& s) {
@@ -177,8 +207,9 @@ class GroupWorker {
     if (unflushed_records_ == 0) return Status::Ok();
     KS_ASSIGN_OR_RETURN(bool flushed, handler_.Flush());
     if (!flushed) finished_ = true;  // the output went away
+    const bool deferred = handler_.defers_delivery();
     for (auto& [index, s] : shards_) {
-      if (flushed && s.handled && coord_.holds(index)) s.delivered = *s.handled;
+      if (flushed && !deferred && s.handled && coord_.holds(index)) s.delivered = *s.handled;
       s.handled.reset();
     }
     if (flushed) {
@@ -194,9 +225,11 @@ class GroupWorker {
   // go, then looks for its children. True if any ended.
   Result<bool> FinishEndedShards() {
     std::vector<LeaseCoordinator::CheckpointWrite> writes;
-    for (auto& [index, s] : shards_)
-      if (s.ended && s.pending.empty() && !s.handled && coord_.holds(index))
-        writes.push_back({index, Checkpoint::ShardEnd(), /*release=*/true});
+    for (auto& [index, s] : shards_) {
+      if (!s.ended || !s.pending.empty() || s.handled || !coord_.holds(index)) continue;
+      KS_ASSIGN_OR_RETURN(bool delivered, ShardDelivered(index, s));
+      if (delivered) writes.push_back({index, Checkpoint::ShardEnd(), /*release=*/true});
+    }
     if (writes.empty()) return false;
     KS_RETURN_IF_ERROR(coord_.Checkpoint(writes));
     for (const auto& w : writes) Drop(w.shard);
@@ -218,6 +251,10 @@ class GroupWorker {
   // Delivers the batch in hand, checkpoints and releases every lease.
   Status Shutdown() {
     Status flushed = FlushHandled();
+    for (auto& [index, s] : shards_) {
+      if (!flushed.ok()) break;
+      if (coord_.holds(index)) flushed = ShardDelivered(index, s).status();
+    }
     Status written = WriteCheckpoints(/*release_all=*/true);
     Status released = coord_.ReleaseAll();
     for (auto& [index, s] : shards_)
@@ -229,7 +266,7 @@ class GroupWorker {
 
   // How long to wait for new records before the next duty.
   int WaitMs() {
-    int64_t deadline = std::min(next_balance_, coord_.next_renewal_ms());
+    int64_t deadline = std::min({next_balance_, coord_.next_renewal_ms(), handler_.next_due_ms()});
     for (const auto& [index, s] : shards_) {
       if (s.delivered != s.written) deadline = std::min(deadline, next_checkpoint_);
       if (!s.pending.empty())
