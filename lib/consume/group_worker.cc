@@ -173,8 +173,9 @@ class GroupWorker {
   // deferring handler to deliver the rest.
   Result<bool> ShardDelivered(uint64_t index, Shard& s) {
     if (!handler_.defers_delivery() || !s.last_handed) return true;
-    KS_RETURN_IF_ERROR(handler_.DeliverShard(index, ctx_));
-    TakeDelivered();
+    Status delivered = handler_.DeliverShard(index, ctx_);
+    TakeDelivered();  // what earlier flushes delivered counts even after a failure
+    KS_RETURN_IF_ERROR(delivered);
     return s.delivered == Checkpoint::Sequence(*s.last_handed);
   }
 
@@ -255,6 +256,7 @@ class GroupWorker {
       if (!flushed.ok()) break;
       if (coord_.holds(index)) flushed = ShardDelivered(index, s).status();
     }
+    if (handler_.defers_delivery()) TakeDelivered();
     Status written = WriteCheckpoints(/*release_all=*/true);
     Status released = coord_.ReleaseAll();
     for (auto& [index, s] : shards_)

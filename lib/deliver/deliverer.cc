@@ -52,7 +52,7 @@ std::string DefaultDeliverGroup(const std::string& dir) {
   std::string path = abs.string();
   while (path.size() > 1 && path.back() == '/') path.pop_back();
   std::string base;
-  for (char c : abs.filename().string())
+  for (char c : std::filesystem::path(path).filename().string())
     if (std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-') base += c;
   if (base.size() > 64) base.resize(64);
   char hash[17];
@@ -62,7 +62,7 @@ std::string DefaultDeliverGroup(const std::string& dir) {
 }
 
 Result<std::unique_ptr<Deliverer>> Deliverer::Open(DeliverOptions options, Env* env) {
-  const std::string& dir = options.dir;
+  const std::string dir = options.dir;
   if (!env->Exists(dir))
     return Status::NotFound("target directory '" + dir +
                             "' does not exist (create it with: mkdir -p " + dir + ")");
@@ -106,8 +106,11 @@ Result<bool> Deliverer::Handle(uint64_t shard, const RecordBatch& records, const
     if (st.skip_through && r.sequence <= *st.skip_through) continue;  // in a file already
     if (st.parts.empty()) st.since_ms = env_->NowMillis();
     Add(shard, st, r);
+    // Files end between sequence numbers, never inside one (the user records
+    // of a KPL aggregate share theirs): ranges and checkpoints stay exact.
+    const bool boundary = i + 1 == records.size() || records[i + 1].sequence != r.sequence;
+    if (st.buffered >= o_.buffer_bytes && boundary) KS_RETURN_IF_ERROR(FlushShard(shard, st, ctx));
   }
-  if (st.buffered >= o_.buffer_bytes) KS_RETURN_IF_ERROR(FlushShard(shard, st, ctx));
   return true;
 }
 
