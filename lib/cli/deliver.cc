@@ -32,7 +32,7 @@ void AddDeliverOptions(CLI::App& app, DeliverCommand& c) {
       ->type_name("CODEC")
       ->capture_default_str();
   app.add_option("-l,--level", c.level,
-                 "Compression level (gzip 1-9, default 6; zstd 1-19, default 3; lz4 1-12, "
+                 "Compression level (gzip 1-9, default 6; zstd 1-22, default 3; lz4 1-12, "
                  "default 1)")
       ->type_name("N");
   app.add_option("-d,--delimiter", c.delimiter,
