@@ -1,0 +1,633 @@
+#include "agent/tailer.h"
+
+#include <dirent.h>
+#include <fcntl.h>
+#include <fnmatch.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstring>
+
+namespace kstream::agent {
+
+namespace {
+
+constexpr size_t kReadChunk = 256 << 10;
+
+bool IsCompressedName(std::string_view name) {
+  auto ends = [&](std::string_view ext) {
+    if (name.size() < ext.size()) return false;
+    for (size_t i = 0; i < ext.size(); ++i)
+      if (std::tolower(static_cast<unsigned char>(name[name.size() - ext.size() + i])) != ext[i])
+        return false;
+    return true;
+  };
+  return ends(".gz") || ends(".bz2") || ends(".zip");
+}
+
+int64_t MtimeNs(const struct stat& st) {
+  return int64_t(st.st_mtim.tv_sec) * 1000000000 + st.st_mtim.tv_nsec;
+}
+
+}  // namespace
+
+struct Tailer::Entry {
+  std::string path;
+  uint64_t dev, ino, size;
+  int64_t mtime_ns;
+};
+
+// One file being read. States: live (read), suspect (a possible copy of
+// another file, held back), retired (closed; kept until its records are
+// durable so its checkpoint is not lost).
+struct Tailer::File {
+  enum class State { kLive, kSuspect, kRetired };
+  uint64_t id = 0;
+  std::string path;
+  int fd = -1;
+  uint64_t dev = 0, ino = 0;
+  Fingerprint fp;
+  State state = State::kLive;
+  bool in_glob = true;
+  bool unlinked = false;
+  bool truncated = false;  // seen smaller than read_offset in this pass
+  bool finished = false;   // a footer was read: nothing more from this file
+  uint64_t size = 0;
+  int64_t mtime_ns = 0;
+  int64_t last_growth_ms = 0;
+  int64_t last_data_ms = 0;
+  uint64_t suspect_of = 0;
+  int64_t suspect_since_ms = 0;
+
+  uint64_t read_offset = 0;     // next byte to read
+  uint64_t emitted_offset = 0;  // just past the last record handed on
+  uint64_t acked_offset = 0;    // durable
+  int64_t header_left = 0;
+
+  // Bytes read but not yet cut into records: buf[0] is at file offset buf_offset.
+  std::string buf;
+  size_t buf_pos = 0;  // start of the first line not cut yet
+  uint64_t buf_offset = 0;
+  bool overflow = false;  // the current line passed max_record_bytes
+  std::string long_line;  // its first max_record_bytes bytes
+  // Multi-line: the record being gathered (its lines so far).
+  bool has_record = false;
+  bool record_truncated = false;
+  std::string record;
+  uint64_t record_end = 0;
+
+  ~File() {
+    if (fd >= 0) ::close(fd);
+  }
+  void Close() {
+    if (fd >= 0) ::close(fd);
+    fd = -1;
+  }
+};
+
+namespace {
+
+// The hash of the first `bytes` bytes of fd (nullopt when the file is shorter).
+std::optional<uint64_t> HashPrefix(int fd, uint32_t bytes) {
+  std::string buf(bytes, '\0');
+  size_t got = 0;
+  while (got < bytes) {
+    ssize_t n = ::pread(fd, buf.data() + got, bytes - got, off_t(got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return std::nullopt;
+    got += size_t(n);
+  }
+  return HashBytes(buf);
+}
+
+Fingerprint TakeFingerprint(int fd, uint64_t size) {
+  Fingerprint fp;
+  fp.bytes = uint32_t(std::min<uint64_t>(size, kFingerprintBytes));
+  auto h = HashPrefix(fd, fp.bytes);
+  if (!h) fp.bytes = 0;  // shrank meanwhile: taken again later
+  fp.hash = h ? *h : HashBytes({});
+  return fp;
+}
+
+bool Matches(int fd, const Fingerprint& fp) {
+  auto h = HashPrefix(fd, fp.bytes);
+  return h && *h == fp.hash;
+}
+
+}  // namespace
+
+Tailer::Tailer(const FlowConfig& flow, const TailerOptions& options, Env* env)
+    : flow_(flow), options_(options), env_(env) {
+  const size_t slash = flow_.file_pattern.rfind('/');
+  if (slash == std::string::npos) {
+    dir_ = ".";
+    glob_ = flow_.file_pattern;
+  } else {
+    dir_ = slash == 0 ? "/" : flow_.file_pattern.substr(0, slash);
+    glob_ = flow_.file_pattern.substr(slash + 1);
+  }
+  // Validated with the configuration.
+  if (!flow_.multiline_start_pattern.empty())
+    multiline_.emplace(std::move(Regex::Compile(flow_.multiline_start_pattern).value()));
+  if (!flow_.file_footer_pattern.empty())
+    footer_.emplace(std::move(Regex::Compile(flow_.file_footer_pattern).value()));
+}
+
+Tailer::~Tailer() = default;
+
+Result<std::vector<Tailer::Entry>> Tailer::List(bool all_names) {
+  std::vector<Entry> out;
+  DIR* d = ::opendir(dir_.c_str());
+  if (d == nullptr) {
+    if (errno == ENOENT || errno == ENOTDIR) return out;  // may appear later
+    return Status::FromErrno("open directory " + dir_, errno);
+  }
+  while (struct dirent* de = ::readdir(d)) {
+    const char* name = de->d_name;
+    if (std::strcmp(name, ".") == 0 || std::strcmp(name, "..") == 0) continue;
+    if (!all_names && (::fnmatch(glob_.c_str(), name, FNM_PERIOD) != 0 || IsCompressedName(name)))
+      continue;
+    std::string path = dir_ == "/" ? "/" + std::string(name) : dir_ + "/" + name;
+    struct stat st;
+    if (::stat(path.c_str(), &st) != 0 || !S_ISREG(st.st_mode)) continue;
+    out.push_back({std::move(path), uint64_t(st.st_dev), uint64_t(st.st_ino), uint64_t(st.st_size),
+                   MtimeNs(st)});
+  }
+  ::closedir(d);
+  return out;
+}
+
+Result<std::unique_ptr<Tailer::File>> Tailer::Open(const Entry& e) {
+  int fd = ::open(e.path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) {
+    if (errno == ENOENT) return std::unique_ptr<File>();  // gone meanwhile
+    return Status::FromErrno("open " + e.path, errno);
+  }
+  auto f = std::make_unique<File>();
+  f->fd = fd;
+  struct stat st;
+  if (::fstat(fd, &st) != 0) return Status::FromErrno("stat " + e.path, errno);
+  f->id = next_id_++;
+  f->path = e.path;
+  f->dev = uint64_t(st.st_dev);
+  f->ino = uint64_t(st.st_ino);
+  f->size = uint64_t(st.st_size);
+  f->mtime_ns = MtimeNs(st);
+  f->fp = TakeFingerprint(fd, f->size);
+  f->last_growth_ms = f->last_data_ms = env_->NowMillis();
+  return f;
+}
+
+Tailer::File* Tailer::FindByInode(uint64_t dev, uint64_t ino) {
+  for (auto& f : files_)
+    if (f->state != File::State::kRetired && f->dev == dev && f->ino == ino) return f.get();
+  return nullptr;
+}
+
+void Tailer::StartAt(File& f, uint64_t offset) {
+  f.read_offset = f.emitted_offset = f.acked_offset = f.buf_offset = offset;
+  f.buf.clear();
+  f.buf_pos = 0;
+  f.header_left = offset == 0 ? flow_.skip_header_lines : 0;
+}
+
+// END_OF_FILE: start after the last complete line, so a line being written
+// is not cut in two.
+uint64_t Tailer::AlignToLineStart(File& f, uint64_t size) {
+  const uint64_t window = std::min<uint64_t>(size, 64 << 10);
+  std::string tail(window, '\0');
+  ssize_t n = ::pread(f.fd, tail.data(), window, off_t(size - window));
+  if (n != ssize_t(window)) return size;
+  size_t nl = tail.rfind('\n');
+  if (nl == std::string::npos) return window == size ? 0 : size;
+  return size - window + nl + 1;
+}
+
+Status Tailer::Start(const CheckpointSet& set) {
+  const bool started_before = set.HasFlow(flow_.Id());
+  std::vector<const FileCheckpoint*> cps;
+  for (const auto& c : set.files)
+    if (c.flow == flow_.Id()) cps.push_back(&c);
+  std::vector<bool> used(cps.size(), false);
+  KS_ASSIGN_OR_RETURN(auto entries, List(false));
+  std::vector<File*> undecided;
+  for (const auto& e : entries) {
+    KS_ASSIGN_OR_RETURN(auto f, Open(e));
+    if (!f || FindByInode(f->dev, f->ino)) continue;
+    bool decided = false;
+    for (size_t i = 0; i < cps.size() && !decided; ++i) {
+      const FileCheckpoint& c = *cps[i];
+      if (used[i] || c.dev != f->dev || c.inode != f->ino) continue;
+      // Same inode: the same file only if its first bytes agree and it did
+      // not shrink below the checkpoint (else: reused inode or truncated).
+      if (Matches(f->fd, c.fingerprint) && c.offset <= f->size) {
+        StartAt(*f, c.offset);
+        used[i] = true;
+      } else {
+        StartAt(*f, 0);
+      }
+      decided = true;
+    }
+    if (!decided) undecided.push_back(f.get());
+    files_.push_back(std::move(f));
+  }
+  // Checkpoints whose inode is not in the glob: a file renamed away while we
+  // were stopped (finish reading it), or copied and truncated (the copy has
+  // the fingerprint and at least the offset).
+  std::vector<Entry> everything;
+  bool listed_all = false;
+  for (size_t i = 0; i < cps.size(); ++i) {
+    if (used[i]) continue;
+    const FileCheckpoint& c = *cps[i];
+    if (!listed_all) {
+      KS_ASSIGN_OR_RETURN(everything, List(true));
+      listed_all = true;
+    }
+    for (const auto& e : everything) {
+      if (e.dev != c.dev || e.ino != c.inode || FindByInode(e.dev, e.ino)) continue;
+      KS_ASSIGN_OR_RETURN(auto f, Open(e));
+      if (!f || !Matches(f->fd, c.fingerprint) || c.offset > f->size) break;
+      StartAt(*f, c.offset);
+      f->in_glob = false;
+      used[i] = true;
+      files_.push_back(std::move(f));
+      break;
+    }
+    if (used[i]) continue;
+    for (size_t k = 0; k < undecided.size(); ++k) {
+      File* f = undecided[k];
+      if (c.offset > f->size || !Matches(f->fd, c.fingerprint)) continue;
+      StartAt(*f, c.offset);
+      used[i] = true;
+      undecided.erase(undecided.begin() + std::ptrdiff_t(k));
+      break;
+    }
+  }
+  // Everything else is new: initialPosition applies only on a flow's first
+  // start; later, a file we have not seen appeared while we were stopped.
+  for (File* f : undecided) {
+    const bool at_end = !started_before && flow_.initial_position == InitialPosition::kEndOfFile;
+    StartAt(*f, at_end ? AlignToLineStart(*f, f->size) : 0);
+  }
+  last_list_ms_ = env_->NowMillis();
+  return Status::Ok();
+}
+
+// Re-lists the directory: renamed files are found by inode, new ones opened
+// (held back when they look like a copy of a live file), missing ones marked.
+Status Tailer::Scan(RecordSink& sink) {
+  (void)sink;
+  const int64_t now = env_->NowMillis();
+  KS_ASSIGN_OR_RETURN(auto entries, List(false));
+  for (auto& f : files_) f->in_glob = false;
+  for (const auto& e : entries) {
+    if (File* known = FindByInode(e.dev, e.ino)) {
+      known->path = e.path;
+      known->in_glob = true;
+      continue;
+    }
+    KS_ASSIGN_OR_RETURN(auto f, Open(e));
+    if (!f) continue;
+    if (FindByInode(f->dev, f->ino)) continue;  // replaced between stat and open
+    StartAt(*f, 0);
+    for (auto& live : files_) {
+      if (live->state != File::State::kLive || live->fp.bytes == 0) continue;
+      if (f->size < live->fp.bytes || !Matches(f->fd, live->fp)) continue;
+      f->state = File::State::kSuspect;
+      f->suspect_of = live->id;
+      f->suspect_since_ms = now;
+      break;
+    }
+    files_.push_back(std::move(f));
+  }
+  // Refresh fingerprints of files still shorter than the fingerprint length,
+  // and catch a file truncated and refilled past its old size between passes.
+  for (auto& f : files_) {
+    if (f->state != File::State::kLive || f->fd < 0) continue;
+    if (f->fp.bytes > 0 && !f->truncated && !Matches(f->fd, f->fp)) f->truncated = true;
+    if (!f->truncated && f->fp.bytes < kFingerprintBytes && f->size > f->fp.bytes)
+      f->fp = TakeFingerprint(f->fd, f->size);
+  }
+  last_list_ms_ = now;
+  return Status::Ok();
+}
+
+Result<size_t> Tailer::Poll(RecordSink& sink, bool relist, size_t budget) {
+  const int64_t now = env_->NowMillis();
+  bool any_truncated = false;
+  for (auto& f : files_) {
+    if (f->state == File::State::kRetired || f->fd < 0) continue;
+    struct stat st;
+    if (::fstat(f->fd, &st) != 0) return Status::FromErrno("stat " + f->path, errno);
+    const uint64_t size = uint64_t(st.st_size);
+    if (size > f->size) f->last_growth_ms = now;
+    f->size = size;
+    f->mtime_ns = MtimeNs(st);
+    f->unlinked = st.st_nlink == 0;
+    if (f->state == File::State::kLive && size < f->read_offset) {
+      f->truncated = true;
+      any_truncated = true;
+    }
+  }
+  const int64_t refresh = std::min<int64_t>(flow_.max_refresh_ms, 1000);
+  if (relist || any_truncated || now - last_list_ms_ >= refresh) KS_RETURN_IF_ERROR(Scan(sink));
+
+  // Copies and truncations.
+  for (size_t i = 0; i < files_.size(); ++i) {
+    File& s = *files_[i];
+    if (s.state != File::State::kSuspect) continue;
+    File* orig = nullptr;
+    for (auto& f : files_)
+      if (f->id == s.suspect_of && f->state == File::State::kLive) orig = f.get();
+    if (orig && orig->truncated && s.size >= orig->emitted_offset) {
+      // The copy continues the original where reading stopped; the truncated
+      // original becomes a new file from 0 (same descriptor).
+      auto fresh = std::make_unique<File>();
+      fresh->id = next_id_++;
+      fresh->path = orig->path;
+      fresh->fd = orig->fd;
+      fresh->dev = orig->dev;
+      fresh->ino = orig->ino;
+      fresh->in_glob = orig->in_glob;
+      fresh->size = orig->size;
+      fresh->last_growth_ms = fresh->last_data_ms = now;
+      fresh->fp = TakeFingerprint(fresh->fd, fresh->size);
+      StartAt(*fresh, 0);
+      orig->fd = s.fd;
+      s.fd = -1;
+      orig->dev = s.dev;
+      orig->ino = s.ino;
+      orig->path = s.path;
+      orig->in_glob = s.in_glob;
+      orig->size = s.size;
+      orig->truncated = false;
+      s.state = File::State::kRetired;  // an empty shell, dropped below
+      s.acked_offset = s.emitted_offset = 0;
+      files_.push_back(std::move(fresh));
+      continue;
+    }
+    if (!orig || options_.once || now - s.suspect_since_ms >= kCopyWaitMs) {
+      s.state = File::State::kLive;  // not a copy after all: a new file
+      StartAt(s, 0);
+    }
+  }
+  for (size_t i = 0; i < files_.size(); ++i) {
+    File& f = *files_[i];
+    if (f.state != File::State::kLive || !f.truncated) continue;
+    // Truncated with no copy in sight: what was read is done; start again
+    // at 0 as a new file (new id, so in-flight offsets stay with the old one).
+    auto fresh = std::make_unique<File>();
+    fresh->id = next_id_++;
+    fresh->path = f.path;
+    fresh->fd = f.fd;
+    f.fd = -1;
+    fresh->dev = f.dev;
+    fresh->ino = f.ino;
+    fresh->in_glob = f.in_glob;
+    fresh->size = f.size;
+    fresh->last_growth_ms = fresh->last_data_ms = now;
+    fresh->fp = TakeFingerprint(fresh->fd, fresh->size);
+    StartAt(*fresh, 0);
+    f.truncated = false;
+    KS_RETURN_IF_ERROR(Retire(f, sink));
+    files_.push_back(std::move(fresh));
+  }
+
+  // Read, oldest first.
+  std::vector<File*> order;
+  for (auto& f : files_)
+    if (f->state == File::State::kLive && f->fd >= 0 && !f->finished) order.push_back(f.get());
+  std::stable_sort(order.begin(), order.end(),
+                   [](const File* a, const File* b) { return a->mtime_ns < b->mtime_ns; });
+  size_t total = 0;
+  for (File* f : order) {
+    if (total >= budget) break;
+    size_t read = 0;
+    KS_RETURN_IF_ERROR(ReadFile(*f, sink, budget - total, read));
+    total += read;
+  }
+
+  // Close rotated-away files at their end; send held multi-line records.
+  for (File* f : order) {
+    const bool at_end = f->read_offset >= f->size;
+    if ((!f->in_glob || f->unlinked) && at_end &&
+        (options_.once || now - f->last_growth_ms >= kRotateWaitMs)) {
+      KS_RETURN_IF_ERROR(Retire(*f, sink));
+    } else if (f->has_record && at_end && now - f->last_data_ms >= kMultiLineFlushMs) {
+      KS_RETURN_IF_ERROR(FlushRecord(*f, sink));
+    }
+  }
+  // Drop retired files whose records are all durable.
+  std::erase_if(files_, [](const std::unique_ptr<File>& f) {
+    return f->state == File::State::kRetired && f->acked_offset >= f->emitted_offset;
+  });
+  return total;
+}
+
+Status Tailer::ReadFile(File& f, RecordSink& sink, size_t budget, size_t& read) {
+  while (read < budget && !f.finished) {
+    // Keep only the uncut tail, then append a chunk after it.
+    if (f.buf_pos > 0) {
+      f.buf.erase(0, f.buf_pos);
+      f.buf_offset += f.buf_pos;
+      f.buf_pos = 0;
+    }
+    const size_t old = f.buf.size();
+    const size_t want = std::min(kReadChunk, budget - read);
+    f.buf.resize(old + want);
+    ssize_t n = ::pread(f.fd, f.buf.data() + old, want, off_t(f.read_offset));
+    if (n < 0 && errno == EINTR) n = 0;
+    if (n < 0) {
+      f.buf.resize(old);
+      return Status::FromErrno("read " + f.path, errno);
+    }
+    f.buf.resize(old + size_t(n));
+    if (n == 0) break;
+    f.read_offset += uint64_t(n);
+    read += size_t(n);
+    f.last_data_ms = env_->NowMillis();
+    KS_RETURN_IF_ERROR(Split(f, sink));
+  }
+  return Status::Ok();
+}
+
+Status Tailer::Split(File& f, RecordSink& sink) {
+  const char* base = f.buf.data();
+  const size_t len = f.buf.size();
+  while (f.buf_pos < len && !f.finished) {
+    const char* start = base + f.buf_pos;
+    const char* nl = static_cast<const char*>(std::memchr(start, '\n', len - f.buf_pos));
+    if (nl == nullptr) {
+      // An unterminated line: keep it, unless it is already too long (keep
+      // its first bytes aside and drop the rest as it comes).
+      const size_t pending = len - f.buf_pos;
+      if (f.overflow) {
+        f.buf_pos = len;
+      } else if (pending > options_.max_record_bytes) {
+        f.overflow = true;
+        f.long_line.assign(start, options_.max_record_bytes);
+        f.buf_pos = len;
+      }
+      break;
+    }
+    const uint64_t end = f.buf_offset + uint64_t(nl - base) + 1;
+    std::string_view line(start, size_t(nl - start));
+    bool truncated = false;
+    if (f.overflow) {
+      line = f.long_line;
+      truncated = true;
+    } else if (line.size() > options_.max_record_bytes) {
+      line = line.substr(0, options_.max_record_bytes);
+      truncated = true;
+    }
+    f.buf_pos = size_t(nl - base) + 1;
+    KS_RETURN_IF_ERROR(EmitLine(f, line, end, truncated, sink));
+    if (f.overflow) {
+      f.overflow = false;
+      f.long_line.clear();
+    }
+  }
+  return Status::Ok();
+}
+
+Status Tailer::EmitLine(File& f, std::string_view line, uint64_t end, bool truncated,
+                        RecordSink& sink) {
+  ++lines_;
+  if (f.header_left > 0) {
+    --f.header_left;
+    if (!f.has_record) {
+      f.emitted_offset = end;
+      return sink.Skip(f.id, end);
+    }
+    return Status::Ok();
+  }
+  if (footer_ && footer_->FullMatch(line, groups_)) {
+    KS_RETURN_IF_ERROR(FlushRecord(f, sink));
+    f.finished = true;  // the Kinesis Agent stops parsing the file here
+    f.emitted_offset = end;
+    return sink.Skip(f.id, end);
+  }
+  if (!multiline_) {
+    f.emitted_offset = end;
+    return sink.Record(f.id, line, end, truncated);
+  }
+  if (f.has_record && multiline_->LooksAt(line)) KS_RETURN_IF_ERROR(FlushRecord(f, sink));
+  if (!f.has_record) {
+    f.has_record = true;
+    f.record.assign(line);
+    f.record_truncated = truncated;
+  } else if (f.record.size() + 1 + line.size() <= options_.max_record_bytes) {
+    f.record += '\n';
+    f.record += line;
+  } else {  // keep the first bytes of a runaway record
+    f.record += '\n';
+    f.record.append(line.substr(
+        0, options_.max_record_bytes - std::min(options_.max_record_bytes, f.record.size())));
+    f.record.resize(std::min(f.record.size(), options_.max_record_bytes));
+    f.record_truncated = true;
+  }
+  f.record_end = end;
+  return Status::Ok();
+}
+
+Status Tailer::FlushRecord(File& f, RecordSink& sink) {
+  if (!f.has_record) return Status::Ok();
+  f.has_record = false;
+  f.emitted_offset = f.record_end;
+  return sink.Record(f.id, f.record, f.record_end, f.record_truncated);
+}
+
+// The file is done: its unterminated last line and held record are sent.
+Status Tailer::Retire(File& f, RecordSink& sink) {
+  if (!f.finished) {
+    const size_t pending = f.buf.size() - f.buf_pos;
+    if (f.overflow || pending > 0) {
+      std::string_view line(f.buf.data() + f.buf_pos, pending);
+      if (f.overflow) line = f.long_line;
+      const uint64_t end = f.buf_offset + f.buf.size();
+      f.buf_pos = f.buf.size();
+      KS_RETURN_IF_ERROR(EmitLine(f, line, end, f.overflow, sink));
+      f.overflow = false;
+    }
+  }
+  KS_RETURN_IF_ERROR(FlushRecord(f, sink));
+  f.state = File::State::kRetired;
+  f.Close();
+  f.buf.clear();
+  f.buf.shrink_to_fit();
+  return Status::Ok();
+}
+
+Status Tailer::FinishOnce(RecordSink& sink) {
+  for (auto& f : files_) {
+    if (f->state == File::State::kLive) KS_RETURN_IF_ERROR(FlushRecord(*f, sink));
+  }
+  return Status::Ok();
+}
+
+bool Tailer::CaughtUp() const {
+  for (const auto& f : files_) {
+    if (f->state == File::State::kSuspect) return false;
+    if (f->state == File::State::kLive && f->fd >= 0 && !f->finished && f->read_offset < f->size)
+      return false;
+  }
+  return true;
+}
+
+void Tailer::Acknowledge(uint64_t file_id, uint64_t offset) {
+  for (auto& f : files_)
+    if (f->id == file_id && offset > f->acked_offset) f->acked_offset = offset;
+}
+
+void Tailer::AppendCheckpoints(std::vector<FileCheckpoint>& out, int64_t now_ms) {
+  for (const auto& f : files_) {
+    if (f->state == File::State::kSuspect) continue;
+    if (f->state == File::State::kRetired) {
+      if (f->acked_offset >= f->emitted_offset) continue;
+      // Superseded by a live file on the same inode (truncated): drop.
+      bool superseded = false;
+      for (const auto& g : files_)
+        superseded |= g->state != File::State::kRetired && g->dev == f->dev && g->ino == f->ino;
+      if (superseded) continue;
+    }
+    FileCheckpoint c;
+    c.flow = flow_.Id();
+    c.path = f->path;
+    c.dev = f->dev;
+    c.inode = f->ino;
+    c.fingerprint = f->fp;
+    c.offset = f->acked_offset;
+    c.updated_ms = now_ms;
+    out.push_back(std::move(c));
+  }
+}
+
+std::vector<FileProgress> Tailer::Progress() const {
+  std::vector<FileProgress> out;
+  for (const auto& f : files_) {
+    if (f->state == File::State::kSuspect) continue;
+    out.push_back({f->path, f->size, f->acked_offset,
+                   f->state == File::State::kRetired || !f->in_glob || f->unlinked});
+  }
+  return out;
+}
+
+int64_t Tailer::NextDeadlineMs() const {
+  const int64_t now = env_->NowMillis();
+  int64_t best = -1;
+  auto consider = [&](int64_t at) {
+    const int64_t wait = std::max<int64_t>(0, at - now);
+    if (best < 0 || wait < best) best = wait;
+  };
+  for (const auto& f : files_) {
+    if (f->state == File::State::kSuspect) consider(f->suspect_since_ms + kCopyWaitMs);
+    if (f->state != File::State::kLive) continue;
+    if (f->has_record) consider(f->last_data_ms + kMultiLineFlushMs);
+    if (!f->in_glob || f->unlinked) consider(f->last_growth_ms + kRotateWaitMs);
+  }
+  return best;
+}
+
+}  // namespace kstream::agent
