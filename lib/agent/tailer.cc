@@ -352,6 +352,7 @@ Result<size_t> Tailer::Poll(RecordSink& sink, bool relist, size_t budget) {
       fresh->ino = orig->ino;
       fresh->in_glob = orig->in_glob;
       fresh->size = orig->size;
+      fresh->mtime_ns = orig->mtime_ns;
       fresh->last_growth_ms = fresh->last_data_ms = now;
       fresh->fp = TakeFingerprint(fresh->fd, fresh->size);
       StartAt(*fresh, 0);
@@ -362,6 +363,7 @@ Result<size_t> Tailer::Poll(RecordSink& sink, bool relist, size_t budget) {
       orig->path = s.path;
       orig->in_glob = s.in_glob;
       orig->size = s.size;
+      orig->mtime_ns = s.mtime_ns;
       orig->truncated = false;
       s.state = File::State::kRetired;  // an empty shell, dropped below
       s.acked_offset = s.emitted_offset = 0;
@@ -387,6 +389,7 @@ Result<size_t> Tailer::Poll(RecordSink& sink, bool relist, size_t budget) {
     fresh->ino = f.ino;
     fresh->in_glob = f.in_glob;
     fresh->size = f.size;
+    fresh->mtime_ns = f.mtime_ns;
     fresh->last_growth_ms = fresh->last_data_ms = now;
     fresh->fp = TakeFingerprint(fresh->fd, fresh->size);
     StartAt(*fresh, 0);
@@ -399,8 +402,11 @@ Result<size_t> Tailer::Poll(RecordSink& sink, bool relist, size_t budget) {
   std::vector<File*> order;
   for (auto& f : files_)
     if (f->state == File::State::kLive && f->fd >= 0 && !f->finished) order.push_back(f.get());
-  std::stable_sort(order.begin(), order.end(),
-                   [](const File* a, const File* b) { return a->mtime_ns < b->mtime_ns; });
+  // On equal times (coarse clocks), a rotated-away file is the older.
+  std::stable_sort(order.begin(), order.end(), [](const File* a, const File* b) {
+    if (a->mtime_ns != b->mtime_ns) return a->mtime_ns < b->mtime_ns;
+    return a->in_glob < b->in_glob;
+  });
   size_t total = 0;
   for (File* f : order) {
     if (total >= budget) break;
@@ -569,7 +575,6 @@ Status Tailer::FinishOnce(RecordSink& sink) {
 
 bool Tailer::CaughtUp() const {
   for (const auto& f : files_) {
-    if (f->state == File::State::kSuspect) return false;
     if (f->state == File::State::kLive && f->fd >= 0 && !f->finished && f->read_offset < f->size)
       return false;
   }
