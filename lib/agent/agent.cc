@@ -71,6 +71,7 @@ class Flow final : public RecordSink {
       out = chain_.Run(data, &unmatched);
       if (unmatched) ++stats_.parse_failures;
     }
+    if (!HasBatch()) batch_started_ms_ = env_->NowMillis();
     if (out) Append(*out, truncated);
     return Mark(file_id, end);
   }
