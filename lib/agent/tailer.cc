@@ -33,6 +33,10 @@ int64_t MtimeNs(const struct stat& st) {
 
 }  // namespace
 
+namespace {
+std::string ReadHead(int fd, uint64_t size);
+}  // namespace
+
 struct Tailer::Entry {
   std::string path;
   uint64_t dev, ino, size;
@@ -48,7 +52,8 @@ struct Tailer::File {
   std::string path;
   int fd = -1;
   uint64_t dev = 0, ino = 0;
-  Fingerprint fp;
+  std::string head;  // the first bytes, up to kFingerprintBytes
+  Fingerprint fp;    // of head
   State state = State::kLive;
   bool in_glob = true;
   bool unlinked = false;
@@ -58,7 +63,6 @@ struct Tailer::File {
   int64_t mtime_ns = 0;
   int64_t last_growth_ms = 0;
   int64_t last_data_ms = 0;
-  uint64_t suspect_of = 0;
   int64_t suspect_since_ms = 0;
 
   uint64_t read_offset = 0;     // next byte to read
@@ -81,6 +85,15 @@ struct Tailer::File {
   ~File() {
     if (fd >= 0) ::close(fd);
   }
+  void TakeFingerprint() {
+    head = ReadHead(fd, size);
+    fp = {uint32_t(head.size()), HashBytes(head)};
+  }
+  // Could this file be a copy of `other` (or become one as it is written)?
+  bool CouldCopy(const File& other) const {
+    const size_t n = std::min(head.size(), other.head.size());
+    return head.compare(0, n, other.head, 0, n) == 0;
+  }
   void Close() {
     if (fd >= 0) ::close(fd);
     fd = -1;
@@ -102,13 +115,18 @@ std::optional<uint64_t> HashPrefix(int fd, uint32_t bytes) {
   return HashBytes(buf);
 }
 
-Fingerprint TakeFingerprint(int fd, uint64_t size) {
-  Fingerprint fp;
-  fp.bytes = uint32_t(std::min<uint64_t>(size, kFingerprintBytes));
-  auto h = HashPrefix(fd, fp.bytes);
-  if (!h) fp.bytes = 0;  // shrank meanwhile: taken again later
-  fp.hash = h ? *h : HashBytes({});
-  return fp;
+// The first min(size, kFingerprintBytes) bytes (fewer if it shrank meanwhile).
+std::string ReadHead(int fd, uint64_t size) {
+  std::string head(std::min<uint64_t>(size, kFingerprintBytes), '\0');
+  size_t got = 0;
+  while (got < head.size()) {
+    ssize_t n = ::pread(fd, head.data() + got, head.size() - got, off_t(got));
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) break;
+    got += size_t(n);
+  }
+  head.resize(got);
+  return head;
 }
 
 bool Matches(int fd, const Fingerprint& fp) {
@@ -175,7 +193,7 @@ Result<std::unique_ptr<Tailer::File>> Tailer::Open(const Entry& e) {
   f->ino = uint64_t(st.st_ino);
   f->size = uint64_t(st.st_size);
   f->mtime_ns = MtimeNs(st);
-  f->fp = TakeFingerprint(fd, f->size);
+  f->TakeFingerprint();
   f->last_growth_ms = f->last_data_ms = env_->NowMillis();
   return f;
 }
@@ -292,11 +310,11 @@ Status Tailer::Scan(RecordSink& sink) {
     if (!f) continue;
     if (FindByInode(f->dev, f->ino)) continue;  // replaced between stat and open
     StartAt(*f, 0);
+    // A copy being made (logrotate copytruncate) may be seen half-written:
+    // anything whose first bytes agree with a live file's is held back.
     for (auto& live : files_) {
-      if (live->state != File::State::kLive || live->fp.bytes == 0) continue;
-      if (f->size < live->fp.bytes || !Matches(f->fd, live->fp)) continue;
+      if (live->state != File::State::kLive || !f->CouldCopy(*live)) continue;
       f->state = File::State::kSuspect;
-      f->suspect_of = live->id;
       f->suspect_since_ms = now;
       break;
     }
@@ -308,10 +326,30 @@ Status Tailer::Scan(RecordSink& sink) {
     if (f->state != File::State::kLive || f->fd < 0) continue;
     if (f->fp.bytes > 0 && !f->truncated && !Matches(f->fd, f->fp)) f->truncated = true;
     if (!f->truncated && f->fp.bytes < kFingerprintBytes && f->size > f->fp.bytes)
-      f->fp = TakeFingerprint(f->fd, f->size);
+      f->TakeFingerprint();
   }
   last_list_ms_ = now;
   return Status::Ok();
+}
+
+// A new File for f's descriptor, read from 0 (f was truncated); f keeps no
+// descriptor.
+std::unique_ptr<Tailer::File> Tailer::Reopened(File& f, int64_t now) {
+  auto fresh = std::make_unique<File>();
+  fresh->id = next_id_++;
+  fresh->path = f.path;
+  fresh->fd = f.fd;
+  f.fd = -1;
+  f.truncated = false;
+  fresh->dev = f.dev;
+  fresh->ino = f.ino;
+  fresh->in_glob = f.in_glob;
+  fresh->size = f.size;
+  fresh->mtime_ns = f.mtime_ns;
+  fresh->last_growth_ms = fresh->last_data_ms = now;
+  fresh->TakeFingerprint();
+  StartAt(*fresh, 0);
+  return fresh;
 }
 
 Result<size_t> Tailer::Poll(RecordSink& sink, bool relist, size_t budget) {
@@ -338,24 +376,20 @@ Result<size_t> Tailer::Poll(RecordSink& sink, bool relist, size_t budget) {
   for (size_t i = 0; i < files_.size(); ++i) {
     File& s = *files_[i];
     if (s.state != File::State::kSuspect) continue;
+    s.head = ReadHead(s.fd, s.size);
     File* orig = nullptr;
-    for (auto& f : files_)
-      if (f->id == s.suspect_of && f->state == File::State::kLive) orig = f.get();
-    if (orig && orig->truncated && s.size >= orig->emitted_offset) {
-      // The copy continues the original where reading stopped; the truncated
-      // original becomes a new file from 0 (same descriptor).
-      auto fresh = std::make_unique<File>();
-      fresh->id = next_id_++;
-      fresh->path = orig->path;
-      fresh->fd = orig->fd;
-      fresh->dev = orig->dev;
-      fresh->ino = orig->ino;
-      fresh->in_glob = orig->in_glob;
-      fresh->size = orig->size;
-      fresh->mtime_ns = orig->mtime_ns;
-      fresh->last_growth_ms = fresh->last_data_ms = now;
-      fresh->fp = TakeFingerprint(fresh->fd, fresh->size);
-      StartAt(*fresh, 0);
+    bool compatible = false;
+    for (auto& f : files_) {
+      if (f->state != File::State::kLive || !s.CouldCopy(*f)) continue;
+      compatible = true;
+      if (f->truncated && s.head.size() >= f->head.size() && s.size >= f->emitted_offset)
+        orig = f.get();
+    }
+    if (orig) {
+      // The copy continues the original where reading stopped (same id,
+      // offsets and buffered bytes); the truncated original becomes a new
+      // file read from 0.
+      auto fresh = Reopened(*orig, now);
       orig->fd = s.fd;
       s.fd = -1;
       orig->dev = s.dev;
@@ -368,10 +402,9 @@ Result<size_t> Tailer::Poll(RecordSink& sink, bool relist, size_t budget) {
       s.state = File::State::kRetired;  // an empty shell, dropped below
       s.acked_offset = s.emitted_offset = 0;
       files_.push_back(std::move(fresh));
-      continue;
-    }
-    if (!orig || options_.once || now - s.suspect_since_ms >= kCopyWaitMs) {
+    } else if (!compatible || options_.once || now - s.suspect_since_ms >= kCopyWaitMs) {
       s.state = File::State::kLive;  // not a copy after all: a new file
+      s.TakeFingerprint();
       StartAt(s, 0);
     }
   }
@@ -380,20 +413,7 @@ Result<size_t> Tailer::Poll(RecordSink& sink, bool relist, size_t budget) {
     if (f.state != File::State::kLive || !f.truncated) continue;
     // Truncated with no copy in sight: what was read is done; start again
     // at 0 as a new file (new id, so in-flight offsets stay with the old one).
-    auto fresh = std::make_unique<File>();
-    fresh->id = next_id_++;
-    fresh->path = f.path;
-    fresh->fd = f.fd;
-    f.fd = -1;
-    fresh->dev = f.dev;
-    fresh->ino = f.ino;
-    fresh->in_glob = f.in_glob;
-    fresh->size = f.size;
-    fresh->mtime_ns = f.mtime_ns;
-    fresh->last_growth_ms = fresh->last_data_ms = now;
-    fresh->fp = TakeFingerprint(fresh->fd, fresh->size);
-    StartAt(*fresh, 0);
-    f.truncated = false;
+    auto fresh = Reopened(f, now);
     KS_RETURN_IF_ERROR(Retire(f, sink));
     files_.push_back(std::move(fresh));
   }

@@ -110,6 +110,7 @@ class Tailer {
   Status FlushRecord(File& f, RecordSink& sink);
   Status Retire(File& f, RecordSink& sink);
   void StartAt(File& f, uint64_t offset);
+  std::unique_ptr<File> Reopened(File& f, int64_t now);
   uint64_t AlignToLineStart(File& f, uint64_t size);
 
   FlowConfig flow_;
