@@ -82,6 +82,9 @@ class Flow final : public RecordSink {
   bool Backlogged() const {
     return unacked_records_ >= kUnackedBatches * config_.max_buffer_records;
   }
+  bool Full() const override {
+    return unacked_records_ + entries_.size() >= kUnackedBatches * config_.max_buffer_records;
+  }
   bool HasBatch() const { return !entries_.empty() || !batch_marks_.empty(); }
   // Milliseconds until the open batch reaches maxBufferAgeMillis (-1: none).
   int64_t BatchDeadlineMs(int64_t now) const {

@@ -59,6 +59,7 @@ struct Tailer::File {
   bool unlinked = false;
   bool truncated = false;  // seen smaller than read_offset in this pass
   bool finished = false;   // a footer was read: nothing more from this file
+  bool backlog = false;    // bytes read but not cut yet: the sink was full
   uint64_t size = 0;
   int64_t mtime_ns = 0;
   int64_t last_growth_ms = 0;
@@ -437,7 +438,7 @@ Result<size_t> Tailer::Poll(RecordSink& sink, bool relist, size_t budget) {
 
   // Close rotated-away files at their end; send held multi-line records.
   for (File* f : order) {
-    const bool at_end = f->read_offset >= f->size;
+    const bool at_end = f->read_offset >= f->size && !f->backlog;
     if ((!f->in_glob || f->unlinked) && at_end &&
         (options_.once || now - f->last_growth_ms >= kRotateWaitMs)) {
       KS_RETURN_IF_ERROR(Retire(*f, sink));
@@ -453,7 +454,14 @@ Result<size_t> Tailer::Poll(RecordSink& sink, bool relist, size_t budget) {
 }
 
 Status Tailer::ReadFile(File& f, RecordSink& sink, size_t budget, size_t& read) {
-  while (read < budget && !f.finished) {
+  if (f.backlog) {  // lines read earlier, left while the sink was full
+    const size_t before = f.buf_pos;
+    f.backlog = false;
+    KS_RETURN_IF_ERROR(Split(f, sink));
+    read += f.buf_pos - before;
+    if (f.backlog) return Status::Ok();
+  }
+  while (read < budget && !f.finished && !sink.Full()) {
     // Keep only the uncut tail, then append a chunk after it.
     if (f.buf_pos > 0) {
       f.buf.erase(0, f.buf_pos);
@@ -483,6 +491,10 @@ Status Tailer::Split(File& f, RecordSink& sink) {
   const char* base = f.buf.data();
   const size_t len = f.buf.size();
   while (f.buf_pos < len && !f.finished) {
+    if (sink.Full()) {
+      f.backlog = true;
+      break;
+    }
     const char* start = base + f.buf_pos;
     const char* nl = static_cast<const char*>(std::memchr(start, '\n', len - f.buf_pos));
     if (nl == nullptr) {
@@ -595,7 +607,8 @@ Status Tailer::FinishOnce(RecordSink& sink) {
 
 bool Tailer::CaughtUp() const {
   for (const auto& f : files_) {
-    if (f->state == File::State::kLive && f->fd >= 0 && !f->finished && f->read_offset < f->size)
+    if (f->state == File::State::kLive && f->fd >= 0 && !f->finished &&
+        (f->read_offset < f->size || f->backlog))
       return false;
   }
   return true;

@@ -50,6 +50,9 @@ class RecordSink {
   // Bytes up to end_offset were consumed without a record (header lines, a
   // footer): they count as done once what came before is durable.
   virtual Status Skip(uint64_t file_id, uint64_t end_offset) = 0;
+  // True while the sink takes no more records (back-pressure): the tailer
+  // keeps what it read and cuts it into records on a later Poll.
+  virtual bool Full() const { return false; }
 };
 
 struct FileProgress {
