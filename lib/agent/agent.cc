@@ -79,11 +79,11 @@ class Flow final : public RecordSink {
   Status Skip(uint64_t file_id, uint64_t end) override { return Mark(file_id, end); }
 
   // Too many records written and not yet durable: stop reading for now.
-  bool Backlogged() const {
-    return unacked_records_ >= kUnackedBatches * config_.max_buffer_records;
-  }
-  bool Full() const override {
-    return unacked_records_ + entries_.size() >= kUnackedBatches * config_.max_buffer_records;
+  bool Backlogged() const { return unacked_records_ >= MaxUnacked(); }
+  bool Full() const override { return unacked_records_ + entries_.size() >= MaxUnacked(); }
+  // The records that may be written but not yet durable (the repeat bound).
+  uint64_t MaxUnacked() const {
+    return config_.publish_queue_capacity * config_.max_buffer_records;
   }
   bool HasBatch() const { return !entries_.empty() || !batch_marks_.empty(); }
   // Milliseconds until the open batch reaches maxBufferAgeMillis (-1: none).
@@ -123,8 +123,8 @@ class Flow final : public RecordSink {
   // reader is idle, the interval is up, or half the backlog allowance is used.
   Status MaybeBeginSync(bool idle, int64_t now) {
     if (unsynced_marks_.empty() || !groups_.empty()) return Status::Ok();
-    const bool due = idle || now - last_sync_ms_ >= kSyncIntervalMs ||
-                     unacked_records_ * 2 >= kUnackedBatches * config_.max_buffer_records;
+    const bool due =
+        idle || now - last_sync_ms_ >= kSyncIntervalMs || unacked_records_ * 2 >= MaxUnacked();
     if (!due) return Status::Ok();
     KS_ASSIGN_OR_RETURN(uint64_t ticket, writer_->BeginSync());
     groups_.push_back({ticket, std::move(unsynced_marks_), unsynced_records_, unsynced_bytes_});

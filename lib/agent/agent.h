@@ -6,9 +6,10 @@
 // checkpoint file is rewritten atomically after each completed sync.
 //
 // Duplicates after a crash are bounded: a flow stops reading while
-// kUnackedBatches batches' worth of records are written but not yet
-// durable, so at most that many records (64 x maxBufferSizeRecords, 32,000
-// by default) can be sent again after kill -9.
+// publishQueueCapacity batches' worth of records are written but not yet
+// durable, so at most that many records (publishQueueCapacity x
+// maxBufferSizeRecords, 100 x 500 = 50,000 by default) can be sent again
+// after kill -9.
 #pragma once
 
 #include <cstdint>
@@ -22,8 +23,6 @@
 #include "store/backend.h"
 
 namespace kstream::agent {
-
-inline constexpr size_t kUnackedBatches = 64;
 
 struct FlowStats {
   std::string flow;  // FlowConfig::Id()

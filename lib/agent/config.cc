@@ -50,8 +50,8 @@ bool IsAwsOnlyKey(std::string_view key) {
 // queues, Firehose aggregation): kstream-agent writes to the store directly.
 bool IsSenderTuningKey(std::string_view key) {
   static const std::set<std::string_view> kKeys = {
-      "retryInitialBackoffMillis",    "retryMaxBackoffMillis",         "publishQueueCapacity",
-      "waitOnFullPublishQueueMillis", "waitOnEmptyPublishQueueMillis", "aggregatedRecordSizeBytes"};
+      "retryInitialBackoffMillis", "retryMaxBackoffMillis", "waitOnFullPublishQueueMillis",
+      "waitOnEmptyPublishQueueMillis", "aggregatedRecordSizeBytes"};
   return kKeys.count(key) > 0;
 }
 
@@ -273,6 +273,9 @@ Result<FlowConfig> ParseFlow(element e, const std::string& path,
       KS_ASSIGN_OR_RETURN(f.truncated_record_terminator, GetString(v, kp));
       if (f.truncated_record_terminator.size() >= 1024 * 1024)
         return Invalid(kp, "must be shorter than the largest record (1 MiB)");
+    } else if (key == "publishQueueCapacity") {
+      KS_ASSIGN_OR_RETURN(int64_t n, GetInt(v, kp, 1, 100000));
+      f.publish_queue_capacity = size_t(n);
     } else if (key == "fileFooterPattern") {
       KS_ASSIGN_OR_RETURN(f.file_footer_pattern, GetString(v, kp));
     } else if (key == "dataProcessingOptions") {

@@ -33,6 +33,9 @@ struct FlowConfig {
   int64_t skip_header_lines = 0;
   std::string truncated_record_terminator = "\n";
   std::string file_footer_pattern;  // empty: none
+  // Batches written but not yet durable before reading pauses (the Kinesis
+  // Agent's queue of buffers waiting to be sent); bounds repeats after a crash.
+  size_t publish_queue_capacity = 100;
   std::vector<ProcessingOption> processing;
 
   // "kinesis:<stream>:<filePattern>", the key of its checkpoints.

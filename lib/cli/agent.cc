@@ -40,6 +40,7 @@ Status FlowFromFlags(const AgentCommand& c, FlowConfig& f) {
     return Status::InvalidArgument("--max-buffer-bytes: must be between 1 and 5MiB");
   f.max_buffer_bytes = size_t(bytes);
   f.max_buffer_records = size_t(c.max_buffer_records);
+  f.publish_queue_capacity = size_t(c.publish_queue_capacity);
   for (const auto& spec : c.formats) {
     ProcessingOption o;
     if (spec == "SINGLELINE") {
@@ -152,6 +153,11 @@ void AddAgentOptions(CLI::App& app, AgentCommand& c) {
   app.add_option("--max-buffer-records", c.max_buffer_records,
                  "maxBufferSizeRecords: records per batch")
       ->check(CLI::Range(1, 500))
+      ->capture_default_str();
+  app.add_option("--publish-queue-capacity", c.publish_queue_capacity,
+                 "Batches written but not yet durable before reading pauses (bounds repeats "
+                 "after a crash)")
+      ->check(CLI::Range(1, 100000))
       ->capture_default_str();
   app.add_option("--max-buffer-bytes", c.max_buffer_bytes, "maxBufferSizeBytes: bytes per batch")
       ->type_name("SIZE")

@@ -23,6 +23,7 @@ struct AgentCommand {
   int64_t skip_header_lines = 0;
   std::string max_buffer_age = "60s", max_buffer_bytes = "5MiB";
   int64_t max_buffer_records = 500;
+  int64_t publish_queue_capacity = 100;
   bool send_unmatched = false, timestamp = false;
   // Both modes.
   std::string checkpoint_file;

@@ -2,13 +2,14 @@
 # kill -9 of kstream-agent at random points of a large ingest while a writer
 # appends (with one rotation by rename), restarted each time: every line ends
 # up in the stream, intact; a line repeats only within the stated bound (at
-# most 64 x maxBufferSizeRecords records written but not yet durable per
-# kill); the checkpoint file is always whole.
+# most publishQueueCapacity x maxBufferSizeRecords records written but not
+# yet durable per kill); the checkpoint file is always whole.
 # shellcheck source-path=SCRIPTDIR source=lib.bash
 source "$(dirname "$0")/lib.bash"
 
 BATCH=50                  # --max-buffer-records
-BOUND=$((64 * BATCH))     # records that may repeat per kill (see kstream-agent(1))
+QUEUE=64                  # --publish-queue-capacity
+BOUND=$((QUEUE * BATCH))  # records that may repeat per kill (see kstream-agent(1))
 KILLS=8
 INITIAL=400000
 MORE=40000
@@ -41,7 +42,7 @@ f.close()
 writer=$!
 
 AGENT=(kstream-agent -f "$WORK/logs/app.log*" -s c --initial-position START_OF_FILE
-  --max-buffer-records "$BATCH" --max-buffer-age 100ms --checkpoint-file "$WORK/cp.json")
+  --max-buffer-records "$BATCH" --publish-queue-capacity "$QUEUE" --max-buffer-age 100ms --checkpoint-file "$WORK/cp.json")
 for ((round = 1; round <= KILLS; round++)); do
   "${AGENT[@]}" >/dev/null 2>"$WORK/agent.$round.err" &
   agent=$!
