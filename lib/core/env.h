@@ -99,6 +99,45 @@ class Env {
   virtual Result<std::unique_ptr<LockFile>> OpenLockFile(const std::string& path) = 0;
 };
 
+// Forwards every call to another Env: a test Env (a fake clock, injected
+// faults) overrides only what it changes.
+class EnvWrapper : public Env {
+ public:
+  explicit EnvWrapper(Env* target) : target_(target) {}
+  Env* target() const { return target_; }
+
+  int64_t NowMillis() override { return target_->NowMillis(); }
+  Result<std::unique_ptr<AppendFile>> OpenAppend(const std::string& path, bool create) override {
+    return target_->OpenAppend(path, create);
+  }
+  Result<std::unique_ptr<ReadFile>> OpenRead(const std::string& path) override {
+    return target_->OpenRead(path);
+  }
+  Status WriteFileAtomic(const std::string& path, std::string_view contents) override {
+    return target_->WriteFileAtomic(path, contents);
+  }
+  Result<std::string> ReadWholeFile(const std::string& path) override {
+    return target_->ReadWholeFile(path);
+  }
+  bool Exists(const std::string& path) override { return target_->Exists(path); }
+  Result<std::vector<std::string>> ListDir(const std::string& dir) override {
+    return target_->ListDir(dir);
+  }
+  Status CreateDir(const std::string& dir) override { return target_->CreateDir(dir); }
+  Status SyncDir(const std::string& dir) override { return target_->SyncDir(dir); }
+  Status RemoveFile(const std::string& path) override { return target_->RemoveFile(path); }
+  Status RemoveTree(const std::string& dir) override { return target_->RemoveTree(dir); }
+  Status Rename(const std::string& from, const std::string& to) override {
+    return target_->Rename(from, to);
+  }
+  Result<std::unique_ptr<LockFile>> OpenLockFile(const std::string& path) override {
+    return target_->OpenLockFile(path);
+  }
+
+ private:
+  Env* target_;
+};
+
 // Joins path parts with '/'.
 std::string JoinPath(std::string_view a, std::string_view b);
 

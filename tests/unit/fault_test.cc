@@ -50,39 +50,16 @@ class FaultyFile final : public AppendFile {
   Faults* faults_;
 };
 
-class FaultyEnv final : public Env {
+class FaultyEnv final : public EnvWrapper {
  public:
-  explicit FaultyEnv(Faults* faults) : faults_(faults) {}
-  int64_t NowMillis() override { return base_->NowMillis(); }
+  explicit FaultyEnv(Faults* faults) : EnvWrapper(Env::Default()), faults_(faults) {}
   Result<std::unique_ptr<AppendFile>> OpenAppend(const std::string& path, bool create) override {
-    KS_ASSIGN_OR_RETURN(auto f, base_->OpenAppend(path, create));
+    KS_ASSIGN_OR_RETURN(auto f, target()->OpenAppend(path, create));
     if (path.size() < 4 || path.substr(path.size() - 4) != ".seg") return f;  // index hints
     return std::unique_ptr<AppendFile>(new FaultyFile(std::move(f), faults_));
   }
-  Result<std::unique_ptr<ReadFile>> OpenRead(const std::string& p) override {
-    return base_->OpenRead(p);
-  }
-  Status WriteFileAtomic(const std::string& p, std::string_view c) override {
-    return base_->WriteFileAtomic(p, c);
-  }
-  Result<std::string> ReadWholeFile(const std::string& p) override {
-    return base_->ReadWholeFile(p);
-  }
-  bool Exists(const std::string& p) override { return base_->Exists(p); }
-  Result<std::vector<std::string>> ListDir(const std::string& d) override {
-    return base_->ListDir(d);
-  }
-  Status CreateDir(const std::string& d) override { return base_->CreateDir(d); }
-  Status SyncDir(const std::string& d) override { return base_->SyncDir(d); }
-  Status RemoveFile(const std::string& p) override { return base_->RemoveFile(p); }
-  Status RemoveTree(const std::string& d) override { return base_->RemoveTree(d); }
-  Status Rename(const std::string& a, const std::string& b) override { return base_->Rename(a, b); }
-  Result<std::unique_ptr<LockFile>> OpenLockFile(const std::string& p) override {
-    return base_->OpenLockFile(p);
-  }
 
  private:
-  Env* base_ = Env::Default();
   Faults* faults_;
 };
 

@@ -59,46 +59,17 @@ class TempDir {
 };
 
 // The POSIX Env with a clock that only moves when the test moves it.
-class FakeClockEnv final : public kstream::Env {
+class FakeClockEnv final : public kstream::EnvWrapper {
  public:
-  explicit FakeClockEnv(int64_t start_ms = 1'700'000'000'000) : now_(start_ms) {}
+  explicit FakeClockEnv(int64_t start_ms = 1'700'000'000'000)
+      : EnvWrapper(kstream::Env::Default()), now_(start_ms) {}
 
   void Set(int64_t ms) { now_ = ms; }
   void Advance(int64_t ms) { now_ += ms; }
 
   int64_t NowMillis() override { return now_; }
 
-  kstream::Result<std::unique_ptr<kstream::AppendFile>> OpenAppend(const std::string& path,
-                                                                   bool create) override {
-    return base_->OpenAppend(path, create);
-  }
-  kstream::Result<std::unique_ptr<kstream::ReadFile>> OpenRead(const std::string& path) override {
-    return base_->OpenRead(path);
-  }
-  kstream::Status WriteFileAtomic(const std::string& path, std::string_view contents) override {
-    return base_->WriteFileAtomic(path, contents);
-  }
-  kstream::Result<std::string> ReadWholeFile(const std::string& path) override {
-    return base_->ReadWholeFile(path);
-  }
-  bool Exists(const std::string& path) override { return base_->Exists(path); }
-  kstream::Result<std::vector<std::string>> ListDir(const std::string& dir) override {
-    return base_->ListDir(dir);
-  }
-  kstream::Status CreateDir(const std::string& dir) override { return base_->CreateDir(dir); }
-  kstream::Status SyncDir(const std::string& dir) override { return base_->SyncDir(dir); }
-  kstream::Status RemoveFile(const std::string& path) override { return base_->RemoveFile(path); }
-  kstream::Status RemoveTree(const std::string& dir) override { return base_->RemoveTree(dir); }
-  kstream::Status Rename(const std::string& from, const std::string& to) override {
-    return base_->Rename(from, to);
-  }
-  kstream::Result<std::unique_ptr<kstream::LockFile>> OpenLockFile(
-      const std::string& path) override {
-    return base_->OpenLockFile(path);
-  }
-
  private:
-  kstream::Env* base_ = kstream::Env::Default();
   std::atomic<int64_t> now_;
 };
 
