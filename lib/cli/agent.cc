@@ -198,7 +198,7 @@ int RunAgentCommand(const CLI::App& app, const AgentCommand& c, const CommonOpti
       for (size_t k = 0; k < i; ++k)
         if (config.flows[i].Id() == config.flows[k].Id())
           return UsageError(tool, source + ": flows[" + std::to_string(i) +
-                                      ": the same filePattern and stream as flows[" +
+                                      "]: the same filePattern and stream as flows[" +
                                       std::to_string(k) + "]");
   }
   if (!common.quiet)

@@ -210,4 +210,38 @@ for line in sys.stdin:
 print("ok")')
 expect_eq ok "$key" "DETERMINISTIC keys are the MD5 of the record"
 
+# --- two flows, two streams, converters in order; ADDMETADATA from flags.
+expect_ok kstream create app
+expect_ok kstream create sys
+printf 'Jun  7 03:14:07 web-01 sshd[2231]: Accepted publickey\n' >"$LOGS/auth.log"
+printf 'plain line\n' >"$LOGS/app.txt"
+cat >"$WORK/two.json" <<JSON
+{ "checkpointFile": "$WORK/two.cp",
+  "flows": [
+    { "filePattern": "$LOGS/auth.log", "kinesisStream": "sys", "initialPosition": "START_OF_FILE",
+      "dataProcessingOptions": [
+        { "optionName": "LOGTOJSON", "logFormat": "RFC3164SYSLOG" } ] },
+    { "filePattern": "$LOGS/app.txt", "kinesisStream": "app", "initialPosition": "START_OF_FILE",
+      "dataProcessingOptions": [
+        { "optionName": "ADDMETADATA", "metadata": {"env": "prod"} } ] } ] }
+JSON
+expect_ok kstream-agent -c "$WORK/two.json" --once -v
+expect_contains "$ERR" "kinesis:sys:$LOGS/auth.log: 1 lines read, 1 records sent"
+expect_eq '{"timestamp":"Jun  7 03:14:07","hostname":"web-01","program":"sshd","processid":"2231","message":"Accepted publickey"}' \
+  "$(records sys)"
+expect_eq '{"metadata":{"env":"prod"},"data":"plain line"}' "$(records app)"
+expect_ok kstream-agent -f "$LOGS/app.txt" -s app --format ADDMETADATA --metadata '[1,"x"]' \
+  --timestamp --initial-position START_OF_FILE --checkpoint-file "$WORK/meta.cp" --once
+expect_py "ADDMETADATA with ts from flags" '
+import json, re, subprocess
+recs = [json.loads(l) for l in subprocess.run(["kstream-get", "app"], capture_output=True, text=True).stdout.splitlines()]
+r = [r for r in recs if "ts" in r][0]
+assert list(r) == ["ts", "metadata", "data"], r
+assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z", r["ts"]), r
+assert r["metadata"] == [1, "x"] and r["data"] == "plain line", r'
+# The same flow twice is refused.
+sed 's|app.txt", "kinesisStream": "app"|auth.log", "kinesisStream": "sys"|' "$WORK/two.json" >"$WORK/dup.json"
+expect_exit 2 kstream-agent -c "$WORK/dup.json" --once
+expect_contains "$ERR" "flows[1]: the same filePattern and stream as flows[0]"
+
 finish

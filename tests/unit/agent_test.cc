@@ -679,3 +679,67 @@ TEST_CASE("RunAgent --once: records in the stream, checkpoint at the last comple
   agent::CheckpointSet unused;
   (void)unused;
 }
+
+TEST_CASE("Tailer: a deleted file is read to its end, then closed and forgotten") {
+  TailFixture f;
+  Append(f.Path("app.log"), "d1\n");
+  Tailer t(f.flow, f.options, &f.env);
+  REQUIRE(t.Start({}).ok());
+  f.Drain(t);
+  // The writer still has it open: what it writes after the unlink is read.
+  int fd = ::open(f.Path("app.log").c_str(), O_WRONLY | O_APPEND);
+  REQUIRE(fd >= 0);
+  REQUIRE(::unlink(f.Path("app.log").c_str()) == 0);
+  REQUIRE(::write(fd, "d2\nd3", 5) == 5);
+  ::close(fd);
+  f.Drain(t);
+  CHECK(f.sink.Data() == "d1|d2");
+  f.env.Advance(kRotateWaitMs);
+  f.Drain(t);
+  CHECK(f.sink.Data() == "d1|d2|d3");
+  f.sink.AckAll(t);
+  f.Drain(t);
+  std::vector<FileCheckpoint> cps;
+  t.AppendCheckpoints(cps, 0);
+  CHECK(cps.empty());
+  CHECK(t.Progress().empty());
+}
+
+TEST_CASE("Tailer: a runaway multi-line record keeps its first bytes, marked truncated") {
+  TailFixture f;
+  f.flow.multiline_start_pattern = "START";
+  f.options.max_record_bytes = 100;
+  std::string body = "START big\n";
+  for (int i = 0; i < 20; ++i) body += "  continuation line " + std::to_string(i) + "\n";
+  Append(f.Path("app.log"), body + "START small\nSTART next\n");
+  Tailer t(f.flow, f.options, &f.env);
+  REQUIRE(t.Start({}).ok());
+  f.Drain(t);
+  REQUIRE(f.sink.records.size() == 2);
+  CHECK(f.sink.records[0].data == body.substr(0, 100));
+  CHECK(f.sink.records[0].truncated);
+  CHECK(f.sink.records[0].end == body.size());
+  CHECK(f.sink.records[1].data == "START small");
+  CHECK_FALSE(f.sink.records[1].truncated);
+}
+
+TEST_CASE("Tailer: a full sink pauses cutting records; the lines wait and nothing is lost") {
+  struct SlowSink : CaptureSink {
+    size_t room = 2;
+    bool Full() const override { return records.size() >= room; }
+  } sink;
+  TailFixture f;
+  Append(f.Path("app.log"), "1\n2\n3\n4\n5\n");
+  Tailer t(f.flow, f.options, &f.env);
+  REQUIRE(t.Start({}).ok());
+  REQUIRE(t.Poll(sink, true, 1 << 20).ok());
+  CHECK(sink.Data() == "1|2");
+  CHECK_FALSE(t.CaughtUp());  // read, but not all cut into records
+  sink.room = 4;
+  REQUIRE(t.Poll(sink, false, 1 << 20).ok());
+  CHECK(sink.Data() == "1|2|3|4");
+  sink.room = 100;
+  REQUIRE(t.Poll(sink, false, 1 << 20).ok());
+  CHECK(sink.Data() == "1|2|3|4|5");
+  CHECK(t.CaughtUp());
+}
