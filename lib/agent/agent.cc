@@ -345,6 +345,9 @@ class Agent {
     KS_ASSIGN_OR_RETURN(loaded_, LoadCheckpoints(env_, o_.checkpoint_file));
     TailerOptions topts;
     topts.once = o_.once;
+    topts.warn = [this](const std::string& m) {
+      if (o_.log) o_.log("warning: " + m);
+    };
     for (const auto& fc : config_.flows) {
       KS_ASSIGN_OR_RETURN(auto chain, ConverterChain::Make(fc.processing, env_));
       auto writer = backend_.OpenWriter(fc.stream, SyncMode::kBatch);

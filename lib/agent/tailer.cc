@@ -156,11 +156,20 @@ Tailer::Tailer(const FlowConfig& flow, const TailerOptions& options, Env* env)
 
 Tailer::~Tailer() = default;
 
+void Tailer::WarnOnce(const std::string& key, const std::string& message) {
+  if (!options_.warn || !warned_.insert(key).second) return;
+  options_.warn(message);
+}
+
 Result<std::vector<Tailer::Entry>> Tailer::List(bool all_names) {
   std::vector<Entry> out;
   DIR* d = ::opendir(dir_.c_str());
   if (d == nullptr) {
     if (errno == ENOENT || errno == ENOTDIR) return out;  // may appear later
+    if (errno == EACCES) {  // may be fixed later; the other flows go on
+      WarnOnce(dir_, Status::FromErrno("cannot read directory " + dir_, errno).message());
+      return out;
+    }
     return Status::FromErrno("open directory " + dir_, errno);
   }
   while (struct dirent* de = ::readdir(d)) {
@@ -182,6 +191,11 @@ Result<std::unique_ptr<Tailer::File>> Tailer::Open(const Entry& e) {
   int fd = ::open(e.path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) {
     if (errno == ENOENT) return std::unique_ptr<File>();  // gone meanwhile
+    if (errno == EACCES || errno == EPERM) {  // skipped (and tried again) rather than fatal
+      WarnOnce(e.path, Status::FromErrno("cannot read " + e.path, errno).message() +
+                           " (skipped until it can be read)");
+      return std::unique_ptr<File>();
+    }
     return Status::FromErrno("open " + e.path, errno);
   }
   auto f = std::make_unique<File>();

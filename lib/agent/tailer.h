@@ -22,8 +22,10 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -65,6 +67,7 @@ struct FileProgress {
 struct TailerOptions {
   bool once = false;  // --once: no waiting for rotation or copies
   size_t max_record_bytes = 1 << 20;
+  std::function<void(const std::string&)> warn;  // e.g. a file that cannot be read
 };
 
 class Tailer {
@@ -115,6 +118,7 @@ class Tailer {
   void StartAt(File& f, uint64_t offset);
   std::unique_ptr<File> Reopened(File& f, int64_t now);
   uint64_t AlignToLineStart(File& f, uint64_t size);
+  void WarnOnce(const std::string& key, const std::string& message);
 
   FlowConfig flow_;
   TailerOptions options_;
@@ -127,6 +131,7 @@ class Tailer {
   int64_t last_list_ms_ = 0;
   uint64_t lines_ = 0;
   std::vector<std::optional<std::string_view>> groups_;
+  std::set<std::string> warned_;
 };
 
 }  // namespace kstream::agent

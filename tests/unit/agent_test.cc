@@ -743,3 +743,30 @@ TEST_CASE("Tailer: a full sink pauses cutting records; the lines wait and nothin
   CHECK(sink.Data() == "1|2|3|4|5");
   CHECK(t.CaughtUp());
 }
+
+TEST_CASE("Tailer: copytruncate while stopped: the copy resumes at the checkpoint, the file at 0") {
+  TailFixture f;
+  Append(f.Path("app.log"), "c1\nc2\n");
+  CheckpointSet set;
+  {
+    Tailer t(f.flow, f.options, &f.env);
+    REQUIRE(t.Start({}).ok());
+    f.Drain(t);
+    f.sink.AckAll(t);
+    t.AppendCheckpoints(set.files, 0);
+    set.flows.push_back(f.flow.Id());
+  }
+  Append(f.Path("app.log"), "c3\n");
+  kstest::WriteFileBytes(f.Path("app.log.1"), kstest::ReadFileBytes(f.Path("app.log")));
+  REQUIRE(::truncate(f.Path("app.log").c_str(), 0) == 0);
+  Append(f.Path("app.log"), "n1\n");
+  f.sink.records.clear();
+  f.options.once = true;
+  Tailer t(f.flow, f.options, &f.env);
+  REQUIRE(t.Start(set).ok());
+  f.Drain(t);
+  std::vector<std::string> got;
+  for (const auto& r : f.sink.records) got.push_back(r.data);
+  std::sort(got.begin(), got.end());
+  CHECK(got == std::vector<std::string>{"c3", "n1"});
+}
