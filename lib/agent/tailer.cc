@@ -460,6 +460,10 @@ Result<size_t> Tailer::Poll(RecordSink& sink, bool relist, size_t budget) {
       KS_RETURN_IF_ERROR(FlushRecord(*f, sink));
     }
   }
+  // A file finished by its footer is closed once it is rotated away.
+  for (auto& f : files_)
+    if (f->state == File::State::kLive && f->finished && (!f->in_glob || f->unlinked))
+      KS_RETURN_IF_ERROR(Retire(*f, sink));
   // Drop retired files whose records are all durable.
   std::erase_if(files_, [](const std::unique_ptr<File>& f) {
     return f->state == File::State::kRetired && f->acked_offset >= f->emitted_offset;
@@ -573,6 +577,7 @@ Status Tailer::EmitLine(File& f, std::string_view line, uint64_t end, bool trunc
   } else if (f.record.size() + 1 + line.size() <= options_.max_record_bytes) {
     f.record += '\n';
     f.record += line;
+    f.record_truncated |= truncated;
   } else {  // keep the first bytes of a runaway record
     f.record += '\n';
     f.record.append(line.substr(

@@ -770,3 +770,16 @@ TEST_CASE("Tailer: copytruncate while stopped: the copy resumes at the checkpoin
   std::sort(got.begin(), got.end());
   CHECK(got == std::vector<std::string>{"c3", "n1"});
 }
+
+TEST_CASE("Tailer: fileFooterPattern ends the reading of its file") {
+  TailFixture f;
+  f.flow.file_footer_pattern = "--- end of report ---";
+  Append(f.Path("app.log"), "r1\n--- end of report ---\nafter the footer\n");
+  Tailer t(f.flow, f.options, &f.env);
+  REQUIRE(t.Start({}).ok());
+  f.Drain(t);
+  Append(f.Path("app.log"), "more\n");
+  f.Drain(t);
+  CHECK(f.sink.Data() == "r1");
+  CHECK(f.sink.marks.begin()->second == 25);  // the footer line counts as done
+}
