@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <memory>
 #include <optional>
 #include <span>
@@ -182,6 +183,14 @@ class Backend {
                             uint128 new_starting_hash_key) = 0;
   virtual Status MergeShards(const std::string& name, uint64_t shard_index,
                              uint64_t adjacent_shard_index) = 0;
+
+  // The figures of one shard (DescribeStream computes them for every shard;
+  // backends that can do one more cheaply override this).
+  virtual Result<ShardStats> GetShardStats(const std::string& name, uint64_t shard_index);
+  // Sets the tags in `set` (adding or replacing) and removes those named in
+  // `remove`, atomically. Tags are StreamMeta::tags. The default refuses.
+  virtual Status UpdateTags(const std::string& name, const std::map<std::string, std::string>& set,
+                            const std::vector<std::string>& remove);
 };
 
 }  // namespace kstream

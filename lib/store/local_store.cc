@@ -226,6 +226,24 @@ Result<StreamMeta> LocalStore::ListShards(const std::string& name) {
   return ReadMetaFinished(name);
 }
 
+Result<ShardStats> LocalStore::GetShardStats(const std::string& name, uint64_t shard_index) {
+  KS_ASSIGN_OR_RETURN(StreamMeta meta, ReadMeta(name));
+  if (!meta.FindShard(shard_index))
+    return Status::NotFound("shard " + ShardIdFor(shard_index) + " does not exist in stream '" +
+                            name + "'");
+  return ComputeShardStats(env_, ShardDir(name, shard_index), shard_index);
+}
+
+Status LocalStore::UpdateTags(const std::string& name,
+                              const std::map<std::string, std::string>& set,
+                              const std::vector<std::string>& remove) {
+  return ModifyMeta(name, [&](StreamMeta& m) {
+    for (const auto& key : remove) m.tags.erase(key);
+    for (const auto& [key, value] : set) m.tags[key] = value;
+    return Status::Ok();
+  });
+}
+
 Status LocalStore::SetRetention(const std::string& name, int hours) {
   if (hours < kMinRetentionHours || hours > kMaxRetentionHours)
     return Status::InvalidArgument("retention must be between 24 and 8760 hours");

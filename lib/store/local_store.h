@@ -35,6 +35,9 @@ class LocalStore final : public Backend {
   Status MergeShards(const std::string& name, uint64_t shard_index,
                      uint64_t adjacent_shard_index) override;
   Result<StreamMeta> ListShards(const std::string& name) override;
+  Result<ShardStats> GetShardStats(const std::string& name, uint64_t shard_index) override;
+  Status UpdateTags(const std::string& name, const std::map<std::string, std::string>& set,
+                    const std::vector<std::string>& remove) override;
 
   // Removes segments that fell out of retention in every shard of the stream.
   Status TrimStream(const std::string& name);

@@ -207,6 +207,18 @@ std::string EncodeStreamMeta(const StreamMeta& m) {
     }
     o += "]}";
   }
+  if (!m.tags.empty()) {
+    o += ",\n  \"tags\": {";
+    bool first = true;
+    for (const auto& [key, value] : m.tags) {
+      o += first ? "" : ", ";
+      first = false;
+      AppendJsonString(o, key);
+      o += ": ";
+      AppendJsonString(o, value);
+    }
+    o += "}";
+  }
   o += "\n}\n";
   return o;
 }
@@ -253,6 +265,14 @@ Result<StreamMeta> DecodeStreamMeta(std::string_view json, const std::string& pa
       step.open.push_back(s);
     }
     m.pending = std::move(step);
+  }
+  dom::object tags;
+  if (!root["tags"].get(tags)) {
+    for (auto field : tags) {
+      std::string_view value;
+      if (field.value.get(value)) return bad("bad tag value");
+      m.tags[std::string(field.key)] = std::string(value);
+    }
   }
   return m;
 }

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstdint>
+#include <map>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -46,6 +47,7 @@ struct StreamMeta {
   uint64_t next_shard_index = 0;
   std::vector<ShardMeta> shards;  // in index order
   std::optional<PendingReshard> pending;
+  std::map<std::string, std::string> tags;  // AddTagsToStream & co. (kstream-serve)
 
   const ShardMeta* FindShard(uint64_t index) const;
   ShardMeta* FindShard(uint64_t index);

@@ -1,0 +1,204 @@
+#include "serve/http_server.h"
+
+#include <httplib.h>
+#include <poll.h>
+#include <unistd.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <mutex>
+#include <random>
+#include <thread>
+
+#include "core/text.h"
+
+namespace kstream::serve {
+
+namespace {
+constexpr std::string_view kTargetPrefix = "Kinesis_20131202.";
+constexpr char kJsonType[] = "application/x-amz-json-1.1";
+constexpr char kCborType[] = "application/x-amz-cbor-1.1";
+
+int64_t EpochMillis() {
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+// A random request id shaped like the service's (a UUID).
+std::string RequestId() {
+  thread_local std::mt19937_64 rng{std::random_device{}()};
+  const uint64_t a = rng(), b = rng();
+  char buf[40];
+  snprintf(buf, sizeof(buf), "%08x-%04x-4%03x-%04x-%012llx", unsigned(a >> 32),
+           unsigned(a >> 16) & 0xffff, unsigned(a) & 0xfff, unsigned(b >> 48) & 0xffff,
+           static_cast<unsigned long long>(b & 0xffffffffffffULL));
+  return buf;
+}
+
+}  // namespace
+
+Status ParseListenAddress(const std::string& text, std::string& host, int& port) {
+  std::string port_text = text;
+  host = "127.0.0.1";
+  if (!text.empty() && text[0] == '[') {
+    const size_t close = text.find("]:");
+    if (close == std::string::npos)
+      return Status::InvalidArgument("invalid listen address '" + text + "' (use [::1]:4567)");
+    host = text.substr(1, close - 1);
+    port_text = text.substr(close + 2);
+  } else if (const size_t colon = text.rfind(':'); colon != std::string::npos) {
+    host = text.substr(0, colon);
+    port_text = text.substr(colon + 1);
+  }
+  char* end = nullptr;
+  const long p = std::strtol(port_text.c_str(), &end, 10);
+  if (host.empty() || port_text.empty() || *end || p < 0 || p > 65535)
+    return Status::InvalidArgument("invalid listen address '" + text +
+                                   "' (use HOST:PORT, e.g. 127.0.0.1:4567)");
+  port = int(p);
+  return Status::Ok();
+}
+
+HttpReply HandleRequest(Service& service, const std::string& content_type,
+                        const std::string& target, const std::string& body) {
+  HttpReply reply;
+  const Encoding encoding =
+      content_type.rfind("application/x-amz-cbor", 0) == 0 ? Encoding::kCbor : Encoding::kJson;
+  reply.content_type = encoding == Encoding::kCbor ? kCborType : kJsonType;
+  Writer out(encoding);
+  ApiStatus status;
+  if (target.rfind(kTargetPrefix, 0) != 0) {
+    status = ApiError{"UnknownOperationException", target.empty()
+                                                       ? "Missing X-Amz-Target header"
+                                                       : "Unknown X-Amz-Target '" + target + "'"};
+  } else {
+    reply.operation = target.substr(kTargetPrefix.size());
+    auto request = encoding == Encoding::kCbor ? DecodeCbor(body) : DecodeJson(body);
+    if (!request.ok())
+      status = ApiError::Serialization(request.status().message());
+    else
+      status = service.Call(reply.operation, *request, out);
+  }
+  if (status.ok()) {
+    reply.body = std::move(out.body());
+    return reply;
+  }
+  const ApiError& e = status.error();
+  Writer err(encoding);
+  err.BeginObject();
+  err.Key("__type");
+  err.String(e.type);
+  err.Key("message");
+  err.String(e.message);
+  err.EndObject();
+  reply.status = e.http_status;
+  reply.error_type = e.type;
+  reply.body = std::move(err.body());
+  return reply;
+}
+
+namespace {
+
+class AccessLog {
+ public:
+  Status Open(const std::string& path) {
+    if (path.empty()) return Status::Ok();
+    if (path == "-") {
+      file_ = stderr;
+      return Status::Ok();
+    }
+    file_ = std::fopen(path.c_str(), "a");
+    if (!file_) return Status::FromErrno("open access log " + path, errno);
+    owned_ = true;
+    return Status::Ok();
+  }
+  ~AccessLog() {
+    if (owned_) std::fclose(file_);
+  }
+  bool enabled() const { return file_ != nullptr; }
+  // time remote operation status error-type bytes-in bytes-out milliseconds
+  void Write(const httplib::Request& req, const HttpReply& reply, double ms) {
+    std::string line = FormatTimestamp(EpochMillis());
+    char tail[96];
+    snprintf(tail, sizeof(tail), " %d %s %zu %zu %.1f\n", reply.status,
+             reply.error_type.empty() ? "-" : reply.error_type.c_str(), req.body.size(),
+             reply.body.size(), ms);
+    line += " " + req.remote_addr + " " + (reply.operation.empty() ? "-" : reply.operation) + tail;
+    std::lock_guard<std::mutex> lock(mu_);
+    std::fputs(line.c_str(), file_);
+    std::fflush(file_);
+  }
+
+ private:
+  std::mutex mu_;
+  FILE* file_ = nullptr;
+  bool owned_ = false;
+};
+
+}  // namespace
+
+Status RunServer(Service& service, const ServerOptions& options, int stop_fd,
+                 const std::function<void(const std::string& host, int port)>& on_listening) {
+  AccessLog log;
+  KS_RETURN_IF_ERROR(log.Open(options.access_log));
+  httplib::Server server;
+  const int threads = options.threads;
+  server.new_task_queue = [threads] { return new httplib::ThreadPool(size_t(threads)); };
+  server.set_keep_alive_max_count(100000);
+  server.set_payload_max_length(options.max_body_bytes);
+  auto handle = [&](const httplib::Request& req, httplib::Response& res) {
+    const auto start = std::chrono::steady_clock::now();
+    HttpReply reply = HandleRequest(service, req.get_header_value("Content-Type"),
+                                    req.get_header_value("X-Amz-Target"), req.body);
+    res.status = reply.status;
+    res.set_header("x-amzn-RequestId", RequestId());
+    if (!reply.error_type.empty()) res.set_header("x-amzn-ErrorType", reply.error_type);
+    if (log.enabled()) {
+      const std::chrono::duration<double, std::milli> took =
+          std::chrono::steady_clock::now() - start;
+      log.Write(req, reply, took.count());
+    }
+    res.set_content(std::move(reply.body), reply.content_type.c_str());
+  };
+  server.Post(".*", handle);
+  server.set_exception_handler(
+      [](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
+        res.status = 500;
+        res.set_header("x-amzn-ErrorType", "InternalFailure");
+        res.set_content(R"({"__type":"InternalFailure","message":"Internal Service Failure"})",
+                        kJsonType);
+      });
+
+  int port = options.port;
+  if (port == 0) {
+    port = server.bind_to_any_port(options.host.c_str());
+    if (port < 0) return Status::IOError("cannot listen on " + options.host + ": bind failed");
+  } else if (!server.bind_to_port(options.host.c_str(), port)) {
+    return Status::IOError("cannot listen on " + options.host + ":" + std::to_string(port) +
+                           " (in use, or not an address of this machine)");
+  }
+  // The socket listens from here on (connections queue until accepted).
+  int wake[2];
+  if (::pipe(wake) != 0) return Status::FromErrno("pipe", errno);
+  std::atomic<bool> listen_returned{false};
+  std::thread stopper([&] {
+    pollfd fds[2] = {{stop_fd, POLLIN, 0}, {wake[0], POLLIN, 0}};
+    while (::poll(fds, 2, -1) < 0 && errno == EINTR) {
+    }
+    // A stop before the accept loop started would be lost: wait for it.
+    while (!server.is_running() && !listen_returned)
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    server.stop();
+  });
+  if (on_listening) on_listening(options.host, port);
+  server.listen_after_bind();  // returns once stopped
+  listen_returned = true;
+  (void)!::write(wake[1], "x", 1);
+  stopper.join();
+  ::close(wake[0]);
+  ::close(wake[1]);
+  return Status::Ok();
+}
+
+}  // namespace kstream::serve

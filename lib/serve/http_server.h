@@ -1,0 +1,47 @@
+// The HTTP side of kstream-serve: POST / with X-Amz-Target
+// "Kinesis_20131202.<Operation>" and a JSON or CBOR body, answered in the
+// request's encoding with the service's status codes, error bodies
+// ({"__type", "message"}, plus the x-amzn-ErrorType header) and an
+// x-amzn-RequestId header. Built on cpp-httplib (HTTP/1.1, keep-alive).
+#pragma once
+
+#include <functional>
+#include <string>
+
+#include "core/status.h"
+#include "serve/service.h"
+
+namespace kstream::serve {
+
+struct ServerOptions {
+  std::string host = "127.0.0.1";
+  int port = 4567;  // 0: any free port (reported through on_listening)
+  int threads = 16;
+  std::string access_log;  // a file to append to, "-" for stderr, empty for none
+  size_t max_body_bytes = 16u << 20;
+};
+
+// "127.0.0.1:4567", "4567" (loopback), "[::1]:4567", "0.0.0.0:4567".
+Status ParseListenAddress(const std::string& text, std::string& host, int& port);
+
+// Parses and runs one request: the encoding from Content-Type, the operation
+// from X-Amz-Target. Returns the HTTP status and fills body, content type and
+// error type (empty on success). Independent of the HTTP library, so tests
+// can call it directly.
+struct HttpReply {
+  int status = 200;
+  std::string body;
+  std::string content_type;
+  std::string error_type;
+  std::string operation;
+};
+HttpReply HandleRequest(Service& service, const std::string& content_type,
+                        const std::string& target, const std::string& body);
+
+// Serves until stop_fd becomes readable (then finishes the requests in
+// flight and returns Ok), or fails to listen. on_listening gets the bound
+// port once requests are being accepted.
+Status RunServer(Service& service, const ServerOptions& options, int stop_fd,
+                 const std::function<void(const std::string& host, int port)>& on_listening);
+
+}  // namespace kstream::serve

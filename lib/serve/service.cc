@@ -1,0 +1,176 @@
+#include "serve/service.h"
+
+#include <chrono>
+
+#include "core/text.h"
+
+namespace kstream::serve {
+
+ApiError FromStatus(const Status& s) {
+  switch (s.code()) {
+    case StatusCode::kNotFound:
+      return ApiError::NotFound(s.message());
+    case StatusCode::kAlreadyExists:
+    case StatusCode::kFailedPrecondition:
+      return ApiError::InUse(s.message());
+    case StatusCode::kInvalidArgument:
+      return ApiError::InvalidArgument(s.message());
+    case StatusCode::kLimitExceeded:
+      return ApiError::LimitExceeded(s.message());
+    default:
+      return ApiError::Internal(s.message());
+  }
+}
+
+Service::Service(Backend* backend, ServiceOptions options)
+    : backend_(backend), options_(std::move(options)) {}
+
+Service::~Service() = default;
+
+const std::map<std::string_view, Service::Handler>& Service::Handlers() {
+  static const std::map<std::string_view, Handler> handlers = {
+      {"AddTagsToStream", &Service::AddTags},
+      {"CreateStream", &Service::CreateStream},
+      {"DecreaseStreamRetentionPeriod", &Service::DecreaseRetention},
+      {"DeleteStream", &Service::DeleteStream},
+      {"DescribeLimits", &Service::DescribeLimits},
+      {"DescribeStream", &Service::DescribeStream},
+      {"DescribeStreamSummary", &Service::DescribeStreamSummary},
+      {"GetRecords", &Service::GetRecords},
+      {"GetShardIterator", &Service::GetShardIterator},
+      {"IncreaseStreamRetentionPeriod", &Service::IncreaseRetention},
+      {"ListShards", &Service::ListShards},
+      {"ListStreams", &Service::ListStreams},
+      {"ListTagsForStream", &Service::ListTags},
+      {"MergeShards", &Service::MergeShards},
+      {"PutRecord", &Service::PutRecord},
+      {"PutRecords", &Service::PutRecords},
+      {"RemoveTagsFromStream", &Service::RemoveTags},
+      {"SplitShard", &Service::SplitShard},
+      {"UpdateShardCount", &Service::UpdateShardCount},
+  };
+  return handlers;
+}
+
+std::vector<std::string_view> Service::Operations() {
+  std::vector<std::string_view> names;
+  for (const auto& [name, handler] : Handlers()) names.push_back(name);
+  return names;
+}
+
+ApiStatus Service::Call(std::string_view operation, const Value& request, Writer& out) {
+  const auto& handlers = Handlers();
+  auto it = handlers.find(operation);
+  if (it == handlers.end())
+    return ApiError{"UnknownOperationException",
+                    "Operation " + std::string(operation) + " is not supported by kstream-serve"};
+  if (request.kind != Value::Kind::kObject)
+    return ApiError::Serialization("The request body must be an object");
+  return (this->*(it->second))(request, out);
+}
+
+int64_t Service::Now() const {
+  if (options_.clock) return options_.clock();
+  using namespace std::chrono;
+  return duration_cast<milliseconds>(system_clock::now().time_since_epoch()).count();
+}
+
+std::string Service::Arn(const std::string& stream) const {
+  return "arn:aws:kinesis:" + options_.region + ":" + options_.account + ":stream/" + stream;
+}
+
+ApiError Service::StoreError(const Status& s, const std::string& stream) const {
+  if (s.code() == StatusCode::kNotFound && s.message().rfind("shard ", 0) != 0)
+    return ApiError::NotFound("Stream " + stream + " under account " + options_.account +
+                              " not found.");
+  if (s.code() == StatusCode::kAlreadyExists)
+    return ApiError::InUse("Stream " + stream + " under account " + options_.account +
+                           " already exists.");
+  return FromStatus(s);
+}
+
+ApiOr<StreamMeta> Service::Meta(const std::string& stream) {
+  auto meta = backend_->ListShards(stream);
+  if (!meta.ok()) return StoreError(meta.status(), stream);
+  return std::move(meta).value();
+}
+
+void Service::WriteShard(Writer& out, const ShardMeta& s) const {
+  out.BeginObject();
+  out.Key("ShardId");
+  out.String(s.id());
+  if (s.parent) {
+    out.Key("ParentShardId");
+    out.String(ShardIdFor(*s.parent));
+  }
+  if (s.adjacent_parent) {
+    out.Key("AdjacentParentShardId");
+    out.String(ShardIdFor(*s.adjacent_parent));
+  }
+  out.Key("HashKeyRange");
+  out.BeginObject();
+  out.Key("StartingHashKey");
+  out.String(ToDecimal(s.start_hash));
+  out.Key("EndingHashKey");
+  out.String(ToDecimal(s.end_hash));
+  out.EndObject();
+  out.Key("SequenceNumberRange");
+  out.BeginObject();
+  out.Key("StartingSequenceNumber");
+  out.String(ToDecimal(s.starting_sequence()));
+  if (!s.is_open()) {
+    out.Key("EndingSequenceNumber");
+    out.String(ToDecimal(MakeSequenceNumber(s.index, s.ending_counter.value_or(0))));
+  }
+  out.EndObject();
+  out.EndObject();
+}
+
+// ---- pooled writers ----
+
+Result<std::unique_ptr<StreamWriter>> Service::TakeWriter(const std::string& stream) {
+  {
+    std::lock_guard<std::mutex> lock(writers_mu_);
+    auto it = idle_writers_.find(stream);
+    if (it != idle_writers_.end() && !it->second.empty()) {
+      auto w = std::move(it->second.back());
+      it->second.pop_back();
+      return w;
+    }
+  }
+  return backend_->OpenWriter(stream, options_.sync);
+}
+
+void Service::ReturnWriter(const std::string& stream, std::unique_ptr<StreamWriter> writer) {
+  std::lock_guard<std::mutex> lock(writers_mu_);
+  auto& idle = idle_writers_[stream];
+  if (idle.size() < 16) idle.push_back(std::move(writer));
+}
+
+void Service::DropWriters(const std::string& stream) {
+  std::vector<std::unique_ptr<StreamWriter>> doomed;
+  std::lock_guard<std::mutex> lock(writers_mu_);
+  auto it = idle_writers_.find(stream);
+  if (it == idle_writers_.end()) return;
+  doomed = std::move(it->second);
+  idle_writers_.erase(it);
+}
+
+Status Service::Put(const std::string& stream, std::span<const kstream::PutRecord> records,
+                    std::vector<PutResult>& results) {
+  // A pooled writer whose stream was deleted (and maybe re-created) by
+  // someone else fails with kNotFound: retry once with a fresh one.
+  for (int attempt = 0;; ++attempt) {
+    KS_ASSIGN_OR_RETURN(auto writer, TakeWriter(stream));
+    Status s = writer->Put(records, results);
+    if (s.ok()) s = writer->Sync();
+    if (s.ok()) {
+      ReturnWriter(stream, std::move(writer));
+      return s;
+    }
+    if (s.code() != StatusCode::kNotFound || attempt > 0) return s;
+    DropWriters(stream);
+  }
+}
+
+}  // namespace kstream::serve

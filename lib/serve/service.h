@@ -1,0 +1,103 @@
+// Service: the Kinesis API's operations over a Backend, one handler per
+// operation, independent of HTTP. Call() takes the decoded request body and
+// writes the response body (JSON or CBOR) or returns the service's error.
+//
+// Thread-safe: many requests run at once. Writers are pooled per stream (a
+// StreamWriter is single-threaded, so each request takes one out and puts it
+// back), and a PutRecord(s) answer is sent only once its records are as
+// durable as the sync mode asks.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "serve/api_error.h"
+#include "serve/throttle.h"
+#include "serve/wire.h"
+#include "store/backend.h"
+
+namespace kstream::serve {
+
+struct ServiceOptions {
+  std::string region = "us-east-1";  // in ARNs
+  std::string account = "000000000000";
+  SyncMode sync = SyncMode::kBatch;  // batch: one fsync per request and shard before the answer
+  bool enforce_limits = false;       // per-shard throughput limits (Throttle)
+  std::function<int64_t()> clock;    // epoch ms; the system clock when empty
+};
+
+class Service {
+ public:
+  Service(Backend* backend, ServiceOptions options);
+  ~Service();
+
+  // Runs `operation` (the part of X-Amz-Target after "Kinesis_20131202.").
+  // An operation with no output writes nothing to out.
+  ApiStatus Call(std::string_view operation, const Value& request, Writer& out);
+
+  // The operations Call() knows, sorted.
+  static std::vector<std::string_view> Operations();
+
+ private:
+  using Handler = ApiStatus (Service::*)(const Value&, Writer&);
+  static const std::map<std::string_view, Handler>& Handlers();
+
+  // Streams (service_streams.cc).
+  ApiStatus CreateStream(const Value& req, Writer& out);
+  ApiStatus DeleteStream(const Value& req, Writer& out);
+  ApiStatus DescribeStream(const Value& req, Writer& out);
+  ApiStatus DescribeStreamSummary(const Value& req, Writer& out);
+  ApiStatus ListStreams(const Value& req, Writer& out);
+  ApiStatus IncreaseRetention(const Value& req, Writer& out);
+  ApiStatus DecreaseRetention(const Value& req, Writer& out);
+  ApiStatus AddTags(const Value& req, Writer& out);
+  ApiStatus ListTags(const Value& req, Writer& out);
+  ApiStatus RemoveTags(const Value& req, Writer& out);
+  ApiStatus DescribeLimits(const Value& req, Writer& out);
+  // Shards: listing and resharding (service_shards.cc).
+  ApiStatus ListShards(const Value& req, Writer& out);
+  ApiStatus SplitShard(const Value& req, Writer& out);
+  ApiStatus MergeShards(const Value& req, Writer& out);
+  ApiStatus UpdateShardCount(const Value& req, Writer& out);
+  // Records (service_records.cc).
+  ApiStatus PutRecord(const Value& req, Writer& out);
+  ApiStatus PutRecords(const Value& req, Writer& out);
+  ApiStatus GetShardIterator(const Value& req, Writer& out);
+  ApiStatus GetRecords(const Value& req, Writer& out);
+
+  // Helpers shared by the handlers.
+  int64_t Now() const;
+  std::string Arn(const std::string& stream) const;
+  // A store error about `stream`, worded as the service words it.
+  ApiError StoreError(const Status& s, const std::string& stream) const;
+  ApiOr<StreamMeta> Meta(const std::string& stream);
+  ApiStatus ChangeRetention(const Value& req, bool increase);
+  ApiStatus Reshard(const std::string& stream, const std::function<Status()>& op);
+  void WriteShard(Writer& out, const ShardMeta& shard) const;
+
+  // Puts records through a pooled writer, syncing as options_.sync asks.
+  Status Put(const std::string& stream, std::span<const kstream::PutRecord> records,
+             std::vector<PutResult>& results);
+  Result<std::unique_ptr<StreamWriter>> TakeWriter(const std::string& stream);
+  void ReturnWriter(const std::string& stream, std::unique_ptr<StreamWriter> writer);
+  void DropWriters(const std::string& stream);
+
+  Backend* backend_;
+  ServiceOptions options_;
+  Throttle throttle_;
+  std::mutex writers_mu_;
+  std::map<std::string, std::vector<std::unique_ptr<StreamWriter>>> idle_writers_;
+  // Serializes reshards and tag changes of the server's own requests (the
+  // store serializes them across processes; this keeps UpdateShardCount's
+  // sequence of steps from interleaving with another request's).
+  std::mutex control_mu_;
+};
+
+}  // namespace kstream::serve
