@@ -48,3 +48,19 @@ need_python_module() {
     return 1
   fi
 }
+
+# npm_install_sdk: installs the JavaScript SDK's Kinesis client (and the
+# HTTP/1.1 handler) once under $KSTREAM_BIN/npm-serve; prints the directory.
+npm_install_sdk() {
+  local dir="$KSTREAM_BIN/npm-serve"
+  command -v npm >/dev/null && command -v node >/dev/null || return 1
+  mkdir -p "$dir"
+  (
+    flock 9
+    if [[ ! -d $dir/node_modules/@aws-sdk/client-kinesis || ! -d $dir/node_modules/@smithy/node-http-handler ]]; then
+      npm install --prefix "$dir" --no-audit --no-fund --silent \
+        @aws-sdk/client-kinesis @smithy/node-http-handler >&2 || exit 1
+    fi
+  ) 9>"$dir/.lock" || return 1
+  echo "$dir"
+}
