@@ -5,6 +5,7 @@
 #include <chrono>
 #include <cstdio>
 #include <iostream>
+#include <mutex>
 
 #include "cli/get.h"
 #include "consume/group_worker.h"
@@ -202,11 +203,22 @@ int RunDeliver(const CLI::App& app, const DeliverCommand& c, const CommonOptions
   if (Status s = Check(app, c, k); !s.ok()) return UsageError(tool, s.message());
   LocalStore store(Env::Default(), common.StoreRoot());
   if (auto meta = store.ListShards(c.stream); !meta.ok()) return Fail(tool, meta.status());
-  auto deliverer = Deliverer::Open(std::move(k.deliver), store.env());
-  if (!deliverer.ok()) return Fail(tool, deliverer.status());
   LocalGroupStore groups(&store);
   auto table = groups.OpenLeaseTable(c.stream, k.group.group);
   if (!table.ok()) return Fail(tool, table.status());
+  // The flushing threads read the lease table through their own handle.
+  auto owner_table = groups.OpenLeaseTable(c.stream, k.group.group);
+  if (!owner_table.ok()) return Fail(tool, owner_table.status());
+  std::mutex owner_mu;
+  k.deliver.owns = [&, worker = k.group.worker](uint64_t shard) -> Result<bool> {
+    std::lock_guard lock(owner_mu);
+    KS_ASSIGN_OR_RETURN(std::vector<Lease> leases, (*owner_table)->List());
+    for (const Lease& l : leases)
+      if (l.shard == shard) return l.owner == worker;
+    return false;
+  };
+  auto deliverer = Deliverer::Open(std::move(k.deliver), store.env());
+  if (!deliverer.ok()) return Fail(tool, deliverer.status());
   if (common.verbose) {
     const std::string worker = k.group.worker;
     k.group.log = [&tool, worker](const std::string& line) {
@@ -222,7 +234,7 @@ int RunDeliver(const CLI::App& app, const DeliverCommand& c, const CommonOptions
   const auto started = std::chrono::steady_clock::now();
   Status s = RunGroupWorker(store, **table, env, c.stream, k.group, **deliverer, group_stats, stop);
   progress.Finish();
-  const DeliverStats& st = (*deliverer)->stats();
+  const DeliverStats st = (*deliverer)->stats();
   if (group_stats.corrupt > 0 && !common.quiet)
     std::cerr << tool << ": warning: skipped " << group_stats.corrupt
               << " damaged record(s) (CRC mismatch)\n";

@@ -22,9 +22,6 @@ class BatchHandler {
   struct Context {
     std::function<Status()> keep_alive;   // renews the worker's leases when due
     const volatile bool* stop = nullptr;  // SIGINT/SIGTERM: finish the batch in hand, no more
-    // Reads the lease table: false once another worker took the shard. A
-    // deferring handler asks just before it makes records visible.
-    std::function<Result<bool>(uint64_t shard)> still_holds;
   };
   virtual ~BatchHandler() = default;
   // The most records one Handle() gets.

@@ -30,7 +30,6 @@ struct ConsumerOptions {
   std::function<void(const ConsumerStats&)> on_progress;  // after each pass
 };
 
-
 // Writes records to out until the end (or forever with follow), the limit, a
 // closed output pipe, or *stop.
 Status RunConsumer(Backend& backend, const std::string& stream, const ConsumerOptions& options,

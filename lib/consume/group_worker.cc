@@ -31,10 +31,6 @@ class GroupWorker {
         coord_(&table, env, {o.worker, o.lease_timeout_ms, o.log}) {
     ctx_.keep_alive = [this] { return coord_.RenewIfDue(); };
     ctx_.stop = stop;
-    ctx_.still_holds = [this](uint64_t shard) -> Result<bool> {
-      KS_RETURN_IF_ERROR(coord_.Verify());
-      return coord_.holds(shard);
-    };
   }
 
   Status Run() {
@@ -172,11 +168,13 @@ class GroupWorker {
   // Whether everything handed over of s is delivered, after asking a
   // deferring handler to deliver the rest.
   Result<bool> ShardDelivered(uint64_t index, Shard& s) {
-    if (!handler_.defers_delivery() || !s.last_handed) return true;
+    if (!handler_.defers_delivery()) return true;
+    // Also without a batch handed over: a failed one may have left earlier
+    // flushes of it finished, but not yet reported.
     Status delivered = handler_.DeliverShard(index, ctx_);
     TakeDelivered();  // what earlier flushes delivered counts even after a failure
     KS_RETURN_IF_ERROR(delivered);
-    return s.delivered == Checkpoint::Sequence(*s.last_handed);
+    return !s.last_handed || s.delivered == Checkpoint::Sequence(*s.last_handed);
   }
 
   Result<bool> Fill(Shard& s) {

@@ -2,20 +2,16 @@
 // BatchHandler of a consumer-group worker. Records are buffered per shard,
 // routed by the prefix template into one part per evaluated prefix, and
 // flushed when the shard's buffer reaches buffer_bytes or its oldest record
-// has waited buffer_interval_ms: each part is compressed into one file.
+// has waited buffer_interval_ms: each part becomes one compressed file,
+// written by a Flusher (flusher.h) on background threads, exactly once.
+// Delivered() reports a shard's records only once their files are visible
+// and durable; the worker checkpoints no further.
 //
-// A flush makes files visible exactly once (see intent.h):
-//   1. each part is written under DIR/.kstream-deliver/GROUP/staging/, fsynced;
-//   2. the lease is checked (a worker that lost the shard writes nothing);
-//   3. the flush intent is written atomically;
-//   4. each staged file is renamed to its final name, its directory fsynced;
-//   5. only then does Delivered() report the buffer's last record, and the
-//      worker checkpoints it.
-// Steps 1-4 run under a per-shard lock file, which the next owner of the
-// shard also takes to read the intent, so an intent is never read half-done.
-// No partial file ever carries a final name; a failure (missing or
-// unwritable directory, full disk) returns an error naming the file and the
-// checkpoint does not move.
+// A shard taken over (at the first batch after the worker took its lease)
+// is recovered first: under the shard's lock, the renames of its last flush
+// intent are finished, and the records the intent covers are skipped when
+// the worker reads them again (its checkpoint may lag the files). Staged
+// files no intent names (a crash before the intent) are removed.
 //
 // Not thread-safe; one per worker.
 #pragma once
@@ -29,6 +25,7 @@
 #include "consume/batch_handler.h"
 #include "core/env.h"
 #include "deliver/compress.h"
+#include "deliver/flusher.h"
 #include "deliver/intent.h"
 #include "deliver/layout.h"
 
@@ -47,15 +44,9 @@ struct DeliverOptions {
   DeliverFormat format = DeliverFormat::kDelimited;
   std::string delimiter = "\n";  // after each record's data (kDelimited)
   PrefixTemplate prefix;
-};
-
-struct DeliverStats {
-  uint64_t records = 0;        // in visible files
-  uint64_t error_records = 0;  // of those, under the error prefix
-  uint64_t bytes_in = 0;       // file contents before compression
-  uint64_t bytes_out = 0;      // file sizes
-  uint64_t files = 0;
-  int64_t newest_arrival_ms = 0;  // of the records handed over, for the lag
+  int threads = 4;  // flushing threads: they mostly wait for fsync
+  // Whether this worker still holds a shard's lease (see Flusher::Options).
+  std::function<Result<bool>(uint64_t shard)> owns;
 };
 
 class Deliverer final : public BatchHandler {
@@ -72,9 +63,9 @@ class Deliverer final : public BatchHandler {
   Status DeliverDue(const Context& ctx) override;
   Status DeliverShard(uint64_t shard, const Context& ctx) override;
   int64_t next_due_ms() const override;
-  void Release(uint64_t shard) override { shards_.erase(shard); }
+  void Release(uint64_t shard) override;
 
-  const DeliverStats& stats() const { return stats_; }
+  DeliverStats stats() const;
   // DIR/.kstream-deliver/GROUP
   const std::string& state_dir() const { return state_dir_; }
 
@@ -97,25 +88,21 @@ class Deliverer final : public BatchHandler {
     uint128 last = 0;      // last buffered record
   };
 
-  Deliverer(DeliverOptions options, Env* env, std::unique_ptr<Compressor> compressor);
-  // Takes the shard's lock, finishes the renames of its intent, and drops
-  // staged files no intent names.
+  Deliverer(DeliverOptions options, Env* env, std::unique_ptr<Flusher> flusher);
   Status Recover(uint64_t shard, ShardState& st);
   void Add(uint64_t shard, ShardState& st, const RecordBatch::Record& r);
-  Status FlushShard(uint64_t shard, ShardState& st, const Context& ctx);
-  Status Publish(const FlushIntent& intent);
-  // Creates the directory of a final file, and makes new directories durable.
-  Status MakeDir(const std::string& dir);
-  std::string IntentPath(uint64_t shard) const;
+  // Hands the shard's buffer to the flusher.
+  Status Submit(uint64_t shard, ShardState& st);
+  // Applies the flusher's finished jobs to Delivered().
+  void Reap();
 
   DeliverOptions o_;
   Env* env_;
-  std::unique_ptr<Compressor> compressor_;
-  std::string state_dir_, staging_dir_;
+  std::string state_dir_;
   std::map<uint64_t, ShardState> shards_;
-  std::set<std::string> known_dirs_;  // created and synced by this process
-  DeliverStats stats_;
-  std::string prefix_, compressed_;  // scratch
+  std::unique_ptr<Flusher> flusher_;  // after shards_: its jobs use their locks
+  int64_t newest_arrival_ms_ = 0;
+  std::string prefix_;  // scratch
   PrefixTemplate::RouteError route_error_;
 };
 

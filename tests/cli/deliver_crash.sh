@@ -6,11 +6,11 @@
 # shellcheck source-path=SCRIPTDIR source=lib.bash
 source "$(dirname "$0")/lib.bash"
 
-N=200000
+N=300000
 kstream create backlog --shards 4 >/dev/null
 seq 1 "$N" | sed 's/^/rec-/' | kstream-put backlog
 mkdir "$WORK/arch"
-DELIVER=(kstream-deliver backlog --to "$WORK/arch" --compress zstd --level 1 --buffer-size 24KiB
+DELIVER=(kstream-deliver backlog --to "$WORK/arch" --compress zstd --level 1 --buffer-size 8KiB
   --worker crashy --until-caught-up)
 
 RANDOM=4242  # the same kill points in every run

@@ -8,7 +8,11 @@
 #include <zlib.h>
 #include <zstd.h>
 
+#include <unistd.h>
+
+#include <atomic>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <set>
 #include <sstream>
@@ -92,10 +96,11 @@ std::string Decompress(Compression c, const std::string& in) {
 
 // Faults for the deliverer's files: writes under the staging directory that
 // run out of space, a failing intent write, a failing rename.
+// Atomic: the flushing threads of the Deliverer use them.
 struct Faults {
-  int64_t staged_bytes_left = INT64_MAX;
-  bool fail_intent = false;
-  int renames_left = INT32_MAX;  // renames that succeed before one fails
+  std::atomic<int64_t> staged_bytes_left = INT64_MAX;
+  std::atomic<bool> fail_intent = false;
+  std::atomic<int> renames_left = INT32_MAX;  // renames that succeed before one fails
 };
 
 class StagedFile final : public AppendFile {
@@ -108,11 +113,9 @@ class StagedFile final : public AppendFile {
   Status Truncate(uint64_t size) override { return f_->Truncate(size); }
   Status Sync() override { return f_->Sync(); }
   Status Append(std::string_view data) override {
-    if (int64_t(data.size()) <= faults_->staged_bytes_left) {
-      faults_->staged_bytes_left -= int64_t(data.size());
-      return f_->Append(data);
-    }
-    const size_t part = size_t(std::max<int64_t>(0, faults_->staged_bytes_left));
+    const int64_t left = faults_->staged_bytes_left.fetch_sub(int64_t(data.size()));
+    if (int64_t(data.size()) <= left) return f_->Append(data);
+    const size_t part = size_t(std::max<int64_t>(0, left));
     faults_->staged_bytes_left = 0;
     if (part) (void)f_->Append(data.substr(0, part));
     return Status::IOError("write " + f_->path() + ": No space left on device");
@@ -199,6 +202,7 @@ struct DeliverFixture {
     o.format = options.format;
     o.delimiter = options.delimiter;
     o.prefix = Value(PrefixTemplate::Parse(prefix_text));
+    o.owns = owns;
     return Value(Deliverer::Open(std::move(o), &env));
   }
   // One worker run until caught up; returns its status.
@@ -243,6 +247,7 @@ struct DeliverFixture {
   std::unique_ptr<LeaseTable> table;
   std::string target = dir.Sub("archive");
   std::string prefix_text = kDefaultPrefix;
+  std::function<Result<bool>(uint64_t)> owns;
   DeliverOptions options;
   GroupOptions group;
   bool stop = false;
@@ -378,7 +383,11 @@ TEST_SUITE("deliver") {
     REQUIRE(d->DeliverDue(ctx).ok());
     CHECK(f.Files().empty());
     f.env.clock.Advance(1);
-    REQUIRE(d->DeliverDue(ctx).ok());
+    // Handed to the flushing threads: reported once its file is visible.
+    for (int i = 0; i < 5000 && !d->Delivered(0); ++i) {
+      REQUIRE(d->DeliverDue(ctx).ok());
+      usleep(1000);
+    }
     CHECK(f.Delivered() == f.put);
     CHECK(d->Delivered(0) == batch[2].sequence);
     CHECK(d->next_due_ms() == std::numeric_limits<int64_t>::max());
@@ -481,12 +490,12 @@ TEST_SUITE("deliver") {
   TEST_CASE("AWorkerThatLostItsLeaseMakesNothingVisible") {
     DeliverFixture f(1);
     f.Put(10);
+    f.owns = [](uint64_t) -> Result<bool> { return false; };
     auto d = f.Open();
     RecordBatch batch;
     auto cursor = Value(f.store.OpenCursor("s", 0, {}));
     REQUIRE(cursor->Read(batch, 100, 1 << 20).ok());
     BatchHandler::Context ctx;
-    ctx.still_holds = [](uint64_t) -> Result<bool> { return false; };
     REQUIRE(Value(d->Handle(0, batch, ctx)));
     REQUIRE(d->DeliverShard(0, ctx).ok());
     CHECK(f.Files().empty());
