@@ -70,7 +70,7 @@ Result<std::unique_ptr<Deliverer>> Deliverer::Open(DeliverOptions options, Env* 
   f.compression = options.compression;
   f.level = options.level;
   f.threads = options.threads;
-  f.max_pending = size_t(options.threads) + 2;
+  f.max_pending = 2 * size_t(options.threads);
   f.owns = options.owns;
   KS_ASSIGN_OR_RETURN(auto flusher, Flusher::Create(std::move(f), env));
   // A probe file, so an unwritable target is reported now, not at the first flush.
@@ -166,24 +166,8 @@ void Deliverer::Reap() {
 Status Deliverer::Recover(uint64_t shard, ShardState& st) {
   KS_ASSIGN_OR_RETURN(st.lock,
                       env_->OpenLockFile(JoinPath(state_dir_, ShardIdFor(shard) + ".lock")));
-  LockGuard guard;
-  KS_RETURN_IF_ERROR(guard.Acquire(st.lock.get()));
-  const std::string path = flusher_->IntentPath(shard);
-  auto text = env_->ReadWholeFile(path);
-  if (text.ok()) {
-    KS_ASSIGN_OR_RETURN(FlushIntent intent, DecodeIntent(*text, path));
-    KS_RETURN_IF_ERROR(flusher_->Publish(intent).Prefixed("cannot deliver to '" + o_.dir + "'"));
-    st.skip_through = st.delivered = intent.last;
-  } else if (text.status().code() != StatusCode::kNotFound) {
-    return text.status();
-  }
-  // Every staged file an intent names is published now; the rest of this
-  // shard's are from flushes that crashed before their intent.
-  const std::string& staging = flusher_->staging_dir();
-  KS_ASSIGN_OR_RETURN(auto names, env_->ListDir(staging));
-  const std::string mine = ShardIdFor(shard) + "-";
-  for (const auto& name : names)
-    if (name.starts_with(mine)) KS_RETURN_IF_ERROR(env_->RemoveFile(JoinPath(staging, name)));
+  KS_ASSIGN_OR_RETURN(std::optional<uint128> covered, flusher_->Recover(shard, st.lock.get()));
+  if (covered) st.skip_through = st.delivered = *covered;
   st.recovered = true;
   return Status::Ok();
 }

@@ -8,10 +8,9 @@
 // and durable; the worker checkpoints no further.
 //
 // A shard taken over (at the first batch after the worker took its lease)
-// is recovered first: under the shard's lock, the renames of its last flush
-// intent are finished, and the records the intent covers are skipped when
-// the worker reads them again (its checkpoint may lag the files). Staged
-// files no intent names (a crash before the intent) are removed.
+// is recovered first (Flusher::Recover), and the records its newest flush
+// intent covers are skipped when the worker reads them again (its
+// checkpoint may lag the files).
 //
 // Not thread-safe; one per worker.
 #pragma once

@@ -2,6 +2,8 @@
 
 #include <pthread.h>
 
+#include <algorithm>
+
 #include "core/text.h"
 
 namespace kstream {
@@ -13,7 +15,13 @@ std::string ParentDir(const std::string& path) {
   return slash == std::string::npos ? "." : path.substr(0, slash);
 }
 
+constexpr std::string_view kIntentSuffix = ".intent";
+
 }  // namespace
+
+std::string IntentName(uint64_t shard, uint128 last) {
+  return ShardIdFor(shard) + "-" + ToDecimal(last) + std::string(kIntentSuffix);
+}
 
 Result<std::unique_ptr<Flusher>> Flusher::Create(Options options, Env* env) {
   // Each thread makes its own; this checks the level once.
@@ -31,21 +39,25 @@ Flusher::~Flusher() {
   {
     std::lock_guard lock(mu_);
     stopping_ = true;
-    queue_.clear();
   }
   changed_.notify_all();
   for (auto& t : threads_) t.join();
 }
 
-std::string Flusher::IntentPath(uint64_t shard) const {
-  return JoinPath(o_.state_dir, ShardIdFor(shard) + ".intent");
+size_t Flusher::pending_locked() const {
+  size_t n = 0;
+  for (const auto& [shard, q] : shards_) n += q.jobs.size();
+  return n;
 }
 
 Status Flusher::Submit(FlushJob job) {
   std::unique_lock lock(mu_);
   changed_.wait(lock, [&] { return !failure_.ok() || pending_locked() < o_.max_pending; });
   if (!failure_.ok()) return failure_;
-  queue_.push_back(std::move(job));
+  auto j = std::make_shared<Job>();
+  j->job = std::move(job);
+  shards_[j->job.shard].jobs.push_back(j);
+  to_stage_.push_back(std::move(j));
   lock.unlock();
   changed_.notify_all();
   return Status::Ok();
@@ -53,22 +65,12 @@ Status Flusher::Submit(FlushJob job) {
 
 void Flusher::Wait(uint64_t shard) {
   std::unique_lock lock(mu_);
-  changed_.wait(lock, [&] {
-    if (running_.count(shard)) return false;
-    for (const auto& j : queue_)
-      if (j.shard == shard) return false;
-    return true;
-  });
-}
-
-void Flusher::WaitAll() {
-  std::unique_lock lock(mu_);
-  changed_.wait(lock, [&] { return pending_locked() == 0; });
+  changed_.wait(lock, [&] { return !shards_.count(shard); });
 }
 
 bool Flusher::idle() const {
   std::lock_guard lock(mu_);
-  return pending_locked() == 0;
+  return shards_.empty();
 }
 
 std::vector<FlushResult> Flusher::TakeResults() {
@@ -81,6 +83,11 @@ Status Flusher::failure() const {
   return failure_;
 }
 
+DeliverStats Flusher::stats() const {
+  std::lock_guard lock(mu_);
+  return stats_;
+}
+
 std::string Flusher::TakeBuffer() {
   std::lock_guard lock(mu_);
   if (spare_buffers_.empty()) return {};
@@ -89,9 +96,27 @@ std::string Flusher::TakeBuffer() {
   return b;
 }
 
-DeliverStats Flusher::stats() const {
-  std::lock_guard lock(mu_);
-  return stats_;
+bool Flusher::NextStep(std::shared_ptr<Job>* stage, uint64_t* commit_shard,
+                       std::vector<std::shared_ptr<Job>>* commit) {
+  if (!failure_.ok()) return false;
+  // Committing first: it makes files visible and frees memory.
+  for (auto& [shard, q] : shards_) {
+    if (q.committing) continue;
+    for (const auto& j : q.jobs) {
+      if (j->state != Job::State::kStaged) break;
+      commit->push_back(j);
+    }
+    if (commit->empty()) continue;
+    for (const auto& j : *commit) j->state = Job::State::kCommitting;
+    q.committing = true;
+    *commit_shard = shard;
+    return true;
+  }
+  if (to_stage_.empty()) return false;
+  *stage = std::move(to_stage_.front());
+  to_stage_.pop_front();
+  (*stage)->state = Job::State::kStaging;
+  return true;
 }
 
 void Flusher::Loop() {
@@ -100,60 +125,83 @@ void Flusher::Loop() {
   std::string compressed;  // kept: its pages stay mapped from job to job
   std::unique_lock lock(mu_);
   for (;;) {
-    // The first queued job whose shard is not being flushed already.
-    auto next = queue_.end();
-    changed_.wait(lock, [&] {
-      if (stopping_) return true;
-      for (next = queue_.begin(); next != queue_.end(); ++next)
-        if (!running_.count(next->shard)) return true;
-      return false;
-    });
+    std::shared_ptr<Job> stage;
+    uint64_t shard = 0;
+    std::vector<std::shared_ptr<Job>> commit;
+    changed_.wait(lock, [&] { return stopping_ || NextStep(&stage, &shard, &commit); });
     if (stopping_) return;
-    FlushJob job = std::move(*next);
-    queue_.erase(next);
-    running_.insert(job.shard);
+    ++busy_;
     lock.unlock();
-
     bool published = false;
-    DeliverStats add;
     Status s =
-        compressor.ok() ? Run(job, **compressor, compressed, &published, add) : compressor.status();
-
+        stage ? (compressor.ok() ? Stage(*stage, **compressor, compressed) : compressor.status())
+              : Commit(shard, commit, &published);
     lock.lock();
-    running_.erase(running_.find(job.shard));
-    if (!s.ok()) {
-      if (failure_.ok()) failure_ = s;
-      queue_.clear();  // nothing after a failed flush may become visible
+    --busy_;
+    if (stage) {
+      ShardQueue& q = shards_[stage->job.shard];
+      if (s.ok() && failure_.ok()) {
+        stage->state = Job::State::kStaged;
+      } else {
+        RemoveStaged(*stage);  // stopped: nothing of it may become visible
+        q.jobs.erase(std::find(q.jobs.begin(), q.jobs.end(), stage));
+        if (q.jobs.empty() && !q.committing) shards_.erase(stage->job.shard);
+        if (!s.ok()) FailLocked(s);
+      }
     } else {
-      results_.push_back({job.shard, job.last, published});
-      stats_.records += add.records;
-      stats_.error_records += add.error_records;
-      stats_.bytes_in += add.bytes_in;
-      stats_.bytes_out += add.bytes_out;
-      stats_.files += add.files;
-    }
-    for (FlushPart& p : job.parts) {
-      if (spare_buffers_.size() >= o_.max_pending + 4) break;
-      p.bytes.clear();
-      spare_buffers_.push_back(std::move(p.bytes));
+      ShardQueue& q = shards_[shard];
+      q.committing = false;
+      for (const auto& j : commit) {
+        q.jobs.erase(std::find(q.jobs.begin(), q.jobs.end(), j));
+        if (s.ok()) {
+          results_.push_back({shard, j->job.last, published});
+          if (published) {
+            stats_.records += j->add.records;
+            stats_.error_records += j->add.error_records;
+            stats_.bytes_in += j->add.bytes_in;
+            stats_.bytes_out += j->add.bytes_out;
+            stats_.files += j->add.files;
+          }
+        }
+        for (FlushPart& p : j->job.parts) {
+          if (spare_buffers_.size() >= o_.max_pending + 4) break;
+          p.bytes.clear();
+          spare_buffers_.push_back(std::move(p.bytes));
+        }
+      }
+      if (q.jobs.empty()) shards_.erase(shard);
+      if (!s.ok()) FailLocked(s);
     }
     changed_.notify_all();
   }
 }
 
-Status Flusher::Run(const FlushJob& job, Compressor& compressor, std::string& compressed,
-                    bool* published, DeliverStats& add) {
-  LockGuard guard;
-  KS_RETURN_IF_ERROR(guard.Acquire(job.lock));
-  FlushIntent intent{job.shard, job.last, {}};
+void Flusher::FailLocked(const Status& s) {
+  if (failure_.ok()) failure_ = s;
+  to_stage_.clear();
+  for (auto it = shards_.begin(); it != shards_.end();) {
+    auto& jobs = it->second.jobs;
+    // Staging and committing jobs are settled by the threads running them.
+    std::erase_if(jobs, [&](const std::shared_ptr<Job>& j) {
+      if (j->state == Job::State::kStaged) RemoveStaged(*j);
+      return j->state == Job::State::kQueued || j->state == Job::State::kStaged;
+    });
+    if (jobs.empty() && !it->second.committing)
+      it = shards_.erase(it);
+    else
+      ++it;
+  }
+}
+
+void Flusher::RemoveStaged(const Job& job) {
+  for (const auto& f : job.staged) (void)env_->RemoveFile(JoinPath(staging_dir_, f.staged));
+}
+
+Status Flusher::Stage(Job& j, Compressor& compressor, std::string& compressed) {
   // Unique per flush: a crash before the intent leaves names no intent uses.
-  const std::string tag = ShardIdFor(job.shard) + "-" + ToDecimal(job.last) + "-";
-  auto remove_staged = [&] {
-    for (const auto& f : intent.files) (void)env_->RemoveFile(JoinPath(staging_dir_, f.staged));
-  };
-  const std::string context = "cannot deliver to '" + o_.dir + "'";
-  for (const FlushPart& p : job.parts) {
-    FlushIntent::File f{tag + std::to_string(intent.files.size()) + ".part", p.final};
+  const std::string tag = ShardIdFor(j.job.shard) + "-" + ToDecimal(j.job.last) + "-";
+  for (const FlushPart& p : j.job.parts) {
+    FlushIntent::File f{tag + std::to_string(j.staged.size()) + ".part", p.final};
     const std::string path = JoinPath(staging_dir_, f.staged);
     Status s = compressor.Compress(p.bytes, compressed);
     if (s.ok()) s = env_->RemoveFile(path);  // left by a crash
@@ -163,32 +211,103 @@ Status Flusher::Run(const FlushJob& job, Compressor& compressor, std::string& co
       s = opened.status();
       if (s.ok()) file = std::move(*opened);
     }
-    if (file) intent.files.push_back(f);
+    if (file) j.staged.push_back(f);
     if (s.ok()) s = file->Append(compressed);
     if (s.ok()) s = file->Sync();
-    if (!s.ok()) {
-      remove_staged();
-      return s.Prefixed(context);
-    }
-    add.records += p.records;
-    if (p.errors) add.error_records += p.records;
-    add.bytes_in += p.bytes.size();
-    add.bytes_out += compressed.size();
-    ++add.files;
+    if (!s.ok()) return s.Prefixed("cannot deliver to '" + o_.dir + "'");
+    j.add.records += p.records;
+    if (p.errors) j.add.error_records += p.records;
+    j.add.bytes_in += p.bytes.size();
+    j.add.bytes_out += compressed.size();
+    ++j.add.files;
   }
-  // The staged names must be durable before an intent names them.
-  Status s = env_->SyncDir(staging_dir_);
-  Result<bool> ours = s.ok() && o_.owns ? o_.owns(job.shard) : Result<bool>(s.ok());
-  if (!s.ok() || !ours.ok() || !*ours) {
-    remove_staged();
-    if (!s.ok()) return s.Prefixed(context);
+  return Status::Ok();
+}
+
+Status Flusher::Commit(uint64_t shard, const std::vector<std::shared_ptr<Job>>& jobs,
+                       bool* published) {
+  LockGuard guard;
+  KS_RETURN_IF_ERROR(guard.Acquire(jobs.front()->job.lock));
+  auto remove_all = [&] {
+    for (const auto& j : jobs) RemoveStaged(*j);
+  };
+  Result<bool> ours = o_.owns ? o_.owns(shard) : Result<bool>(true);
+  if (!ours.ok() || !*ours) {
+    remove_all();
     return ours.status();  // not ours: its next owner delivers these records
   }
-  KS_RETURN_IF_ERROR(
-      env_->WriteFileAtomic(IntentPath(job.shard), EncodeIntent(intent)).Prefixed(context));
+  FlushIntent intent{shard, jobs.back()->job.last, {}};
+  for (const auto& j : jobs)
+    intent.files.insert(intent.files.end(), j->staged.begin(), j->staged.end());
+  const std::string path = JoinPath(staging_dir_, IntentName(shard, intent.last));
+  const std::string context = "cannot deliver to '" + o_.dir + "'";
+  // Steps 2 and 3: the intent, then one fsync of the directory makes it
+  // and every staged file durable.
+  Status s = env_->RemoveFile(path);
+  if (s.ok()) {
+    auto file = env_->OpenAppend(path, /*create=*/true);
+    s = file.status();
+    if (s.ok()) s = (*file)->Append(EncodeIntent(intent));
+    if (s.ok()) s = (*file)->Sync();
+  }
+  if (s.ok()) s = env_->SyncDir(staging_dir_);
+  if (!s.ok()) {
+    (void)env_->RemoveFile(path);
+    remove_all();
+    return s.Prefixed(context);
+  }
   KS_RETURN_IF_ERROR(Publish(intent).Prefixed(context));
+  std::optional<uint128> previous;
+  {
+    std::lock_guard lock(mu_);
+    if (auto it = last_intent_.find(shard); it != last_intent_.end()) previous = it->second;
+    last_intent_[shard] = intent.last;
+  }
+  if (previous) (void)env_->RemoveFile(JoinPath(staging_dir_, IntentName(shard, *previous)));
   *published = true;
   return Status::Ok();
+}
+
+Result<std::optional<uint128>> Flusher::Recover(uint64_t shard, LockFile* lock) {
+  LockGuard guard;
+  KS_RETURN_IF_ERROR(guard.Acquire(lock));
+  KS_ASSIGN_OR_RETURN(auto names, env_->ListDir(staging_dir_));
+  const std::string mine = ShardIdFor(shard) + "-";
+  std::vector<std::pair<uint128, std::string>> intents;
+  for (const auto& name : names) {
+    if (!name.starts_with(mine) || !name.ends_with(kIntentSuffix)) continue;
+    const std::string_view seq = std::string_view(name).substr(
+        mine.size(), name.size() - mine.size() - kIntentSuffix.size());
+    if (auto last = ParseDecimal128(seq, "sequence number"); last.ok())
+      intents.emplace_back(*last, name);
+  }
+  std::sort(intents.rbegin(), intents.rend());
+  // The newest readable intent: a torn one was never committed (its
+  // directory fsync had not returned), and everything before it was.
+  std::optional<FlushIntent> newest;
+  for (const auto& [last, name] : intents) {
+    const std::string path = JoinPath(staging_dir_, name);
+    auto text = env_->ReadWholeFile(path);
+    if (!text.ok()) return text.status();
+    if (auto intent = DecodeIntent(*text, path); intent.ok()) {
+      newest = std::move(*intent);
+      break;
+    }
+  }
+  if (newest) KS_RETURN_IF_ERROR(Publish(*newest).Prefixed("cannot deliver to '" + o_.dir + "'"));
+  // What is left of the shard is from flushes that never committed, and
+  // intents that are superseded.
+  const std::string keep = newest ? IntentName(shard, newest->last) : "";
+  for (const auto& name : names)
+    if (name.starts_with(mine) && name != keep)
+      KS_RETURN_IF_ERROR(env_->RemoveFile(JoinPath(staging_dir_, name)));
+  std::lock_guard l(mu_);
+  if (newest) {
+    last_intent_[shard] = newest->last;
+    return std::optional<uint128>(newest->last);
+  }
+  last_intent_.erase(shard);
+  return std::optional<uint128>();
 }
 
 Status Flusher::Publish(const FlushIntent& intent) {

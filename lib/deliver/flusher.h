@@ -1,32 +1,43 @@
 // Flusher: writes a Deliverer's flushes on background threads, so reading,
-// compressing and the fsyncs of several shards overlap. Jobs of one shard
-// run one at a time, in the order submitted; jobs of different shards run in
-// parallel.
+// compressing and the fsyncs of several shards overlap, and commits them in
+// groups, so a slow disk costs fewer fsyncs per file.
 //
-// A job makes its files visible exactly once (see intent.h):
-//   1. each part is compressed and written under the staging directory,
-//      fdatasynced, and the staging directory fsynced;
-//   2. owns(shard) is asked (a worker that lost the shard writes nothing);
-//   3. the flush intent is written atomically;
-//   4. each staged file is renamed to its final name; the directories that
-//      changed (and those created) are fsynced.
-// Steps 1-4 hold the shard's lock file, which the next owner of the shard
-// also takes to read the intent (Deliverer::Recover), so an intent is never
-// read half-done.
+// A job (one flush of one shard: one file per prefix) goes through two steps:
+//   stage   each part is compressed, written under the staging directory
+//           and fdatasynced. Any thread, any order, several at once.
+//   commit  per shard, in submission order, the staged jobs at the head of
+//           the shard's queue together, holding the shard's lock file:
+//           1. owns(shard) is asked (a worker that lost the shard makes
+//              nothing visible: its next owner delivers those records);
+//           2. a flush intent naming every staged file, its final name and
+//              the last sequence number covered (intent.h) is written as
+//              staging/<shardId>-<last>.intent and fdatasynced;
+//           3. the staging directory is fsynced: staged files and intent
+//              are durable together;
+//           4. each staged file is renamed to its final name, and the
+//              directories that changed (and new ones) are fsynced;
+//           5. the previous intent of the shard is removed.
+// No partial file ever carries a final name. Recover() is what the next
+// owner of a shard runs first, under the same lock: it finishes the renames
+// of the shard's newest readable intent (a torn one was never committed)
+// and removes the shard's other staged files and older intents.
 //
-// The first job that fails stops the Flusher: its staged files are removed,
-// jobs not yet started are dropped (a later flush of a shard must never be
-// visible without an earlier one), and every later call returns the error.
+// The first job that fails stops the Flusher: staged files not committed
+// are removed, jobs not yet staged are dropped (a later flush of a shard
+// must never be visible without an earlier one), and every later call
+// returns the error.
 //
-// Submit, Wait, TakeResults and failure are for one calling thread.
+// Submit, Wait, Recover, TakeResults and failure are for one calling thread.
 #pragma once
 
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <set>
 #include <string>
 #include <thread>
@@ -71,28 +82,28 @@ class Flusher {
  public:
   struct Options {
     std::string dir;        // the target directory
-    std::string state_dir;  // DIR/.kstream-deliver/GROUP: intents, locks, staging/
+    std::string state_dir;  // DIR/.kstream-deliver/GROUP: locks, staging/
     Compression compression = Compression::kNone;
     int level = 0;
-    int threads = 2;
-    size_t max_pending = 4;  // jobs queued or running before Submit waits
+    int threads = 4;
+    size_t max_pending = 8;  // jobs not yet committed before Submit waits
     // Whether this worker still holds the shard's lease; called on the
     // flushing threads (thread-safe). Empty: always.
     std::function<Result<bool>(uint64_t shard)> owns;
   };
 
   static Result<std::unique_ptr<Flusher>> Create(Options options, Env* env);
-  // Lets running jobs finish; drops queued ones.
+  // Lets running steps finish; drops the rest (their staged files are
+  // removed or left for Recover).
   ~Flusher();
 
-  // Queues a job (waiting while max_pending are queued or running). Returns
-  // the Flusher's failure, if any, instead.
+  // Queues a job (waiting while max_pending are not committed). Returns the
+  // Flusher's failure, if any, instead.
   Status Submit(FlushJob job);
-  // Waits until no job of shard (or none at all) is queued or running.
+  // Waits until no job of shard (or none at all) is left.
   void Wait(uint64_t shard);
-  void WaitAll();
   bool idle() const;
-  // Results of the jobs finished since the last call, in finishing order.
+  // Results of the jobs committed since the last call.
   std::vector<FlushResult> TakeResults();
   Status failure() const;
   DeliverStats stats() const;
@@ -100,20 +111,37 @@ class Flusher {
   // pages are already mapped: cheaper than a new one). Empty if none.
   std::string TakeBuffer();
 
-  // Step 4 for an intent read back after a crash: renames what is still
-  // staged (the rest was renamed before). Callable from any thread.
-  Status Publish(const FlushIntent& intent);
-  std::string IntentPath(uint64_t shard) const;
+  // Takes over a shard no job of which is left here (see above); returns
+  // the last sequence number its newest intent covers, if any.
+  Result<std::optional<uint128>> Recover(uint64_t shard, LockFile* lock);
   const std::string& staging_dir() const { return staging_dir_; }
 
  private:
+  struct Job {
+    FlushJob job;
+    enum class State { kQueued, kStaging, kStaged, kCommitting } state = State::kQueued;
+    std::vector<FlushIntent::File> staged;
+    DeliverStats add;
+  };
+  struct ShardQueue {
+    std::deque<std::shared_ptr<Job>> jobs;  // submission order
+    bool committing = false;
+  };
+
   Flusher(Options options, Env* env);
   void Loop();
-  // Runs steps 1-4; false in *published when the shard was not ours.
-  Status Run(const FlushJob& job, Compressor& compressor, std::string& compressed, bool* published,
-             DeliverStats& add);
+  // Under mu_: the next step to run, if any.
+  bool NextStep(std::shared_ptr<Job>* stage, uint64_t* commit_shard,
+                std::vector<std::shared_ptr<Job>>* commit);
+  Status Stage(Job& job, Compressor& compressor, std::string& compressed);
+  Status Commit(uint64_t shard, const std::vector<std::shared_ptr<Job>>& jobs, bool* published);
+  // Renames what is still staged; fsyncs the directories it changed.
+  Status Publish(const FlushIntent& intent);
   Status MakeDir(const std::string& dir);
-  size_t pending_locked() const { return queue_.size() + running_.size(); }
+  void RemoveStaged(const Job& job);
+  // Under mu_: stops everything after a failure.
+  void FailLocked(const Status& s);
+  size_t pending_locked() const;
 
   Options o_;
   Env* env_;
@@ -121,15 +149,20 @@ class Flusher {
   std::vector<std::thread> threads_;
   mutable std::mutex mu_;
   std::condition_variable changed_;
-  std::deque<FlushJob> queue_;
-  std::multiset<uint64_t> running_;  // shards of the jobs being run
+  std::map<uint64_t, ShardQueue> shards_;
+  std::deque<std::shared_ptr<Job>> to_stage_;  // submission order
+  std::map<uint64_t, uint128> last_intent_;    // committed, to remove when superseded
   std::vector<FlushResult> results_;
   std::vector<std::string> spare_buffers_;
   Status failure_;
   DeliverStats stats_;
   bool stopping_ = false;
+  int busy_ = 0;  // threads running a step
   std::mutex dirs_mu_;
   std::set<std::string> known_dirs_;  // created and synced by this process
 };
+
+// "shardId-000000000003-<last>.intent": the name of a shard's flush intent.
+std::string IntentName(uint64_t shard, uint128 last);
 
 }  // namespace kstream

@@ -10,7 +10,7 @@ N=300000
 kstream create backlog --shards 4 >/dev/null
 seq 1 "$N" | sed 's/^/rec-/' | kstream-put backlog
 mkdir "$WORK/arch"
-DELIVER=(kstream-deliver backlog --to "$WORK/arch" --compress zstd --level 1 --buffer-size 8KiB
+DELIVER=(kstream-deliver backlog --to "$WORK/arch" --compress zstd --level 1 --buffer-size 2KiB
   --worker crashy --until-caught-up)
 
 RANDOM=4242  # the same kill points in every run
@@ -41,7 +41,7 @@ find "$WORK/arch" -name '*.zst' -print0 | xargs -0 zstd -qdc | sort >"$WORK/out"
 seq 1 "$N" | sed 's/^/rec-/' | sort >"$WORK/want"
 expect_eq 0 "$(uniq -d "$WORK/out" | wc -l | tr -d ' ')" "records delivered twice"
 expect_same_file "$WORK/want" "$WORK/out" "every record exactly once after $kills kills"
-expect_eq 0 "$(find "$WORK/arch/.kstream-deliver" -path '*/staging/*' -type f | wc -l | tr -d ' ')" \
+expect_eq 0 "$(find "$WORK/arch/.kstream-deliver" -path '*/staging/*.part' | wc -l | tr -d ' ')" \
   "staged files left over"
 expect_eq 0 "$(find "$WORK/arch" -path "$WORK/arch/.kstream-deliver" -prune -o -type f ! -name '*.zst' -print | wc -l | tr -d ' ')" \
   "files without a final name outside the state directory"

@@ -132,16 +132,16 @@ class FaultEnv final : public Env {
   kstest::FakeClockEnv clock;
   int64_t NowMillis() override { return clock.NowMillis(); }
   Result<std::unique_ptr<AppendFile>> OpenAppend(const std::string& path, bool create) override {
+    if (faults_->fail_intent && path.ends_with(".intent"))
+      return Status::IOError("open " + path + ": Input/output error");
     KS_ASSIGN_OR_RETURN(auto f, base_->OpenAppend(path, create));
-    if (path.find("/staging/") == std::string::npos) return f;
+    if (path.find("/staging/") == std::string::npos || path.ends_with(".intent")) return f;
     return std::unique_ptr<AppendFile>(new StagedFile(std::move(f), faults_));
   }
   Result<std::unique_ptr<ReadFile>> OpenRead(const std::string& p) override {
     return base_->OpenRead(p);
   }
   Status WriteFileAtomic(const std::string& p, std::string_view c) override {
-    if (faults_->fail_intent && p.ends_with(".intent"))
-      return Status::IOError("write " + p + ": Input/output error");
     return base_->WriteFileAtomic(p, c);
   }
   Result<std::string> ReadWholeFile(const std::string& p) override {
@@ -229,11 +229,12 @@ struct DeliverFixture {
     }
     return all;
   }
+  // Staged files (not intents) under the staging directory.
   size_t StagedCount() {
     size_t n = 0;
     for (const auto& e :
          std::filesystem::directory_iterator(target + "/.kstream-deliver/arch/staging"))
-      n += e.is_regular_file();
+      n += e.path().extension() == ".part";
     return n;
   }
   std::vector<Lease> Leases() { return Value(table->List()); }
@@ -462,6 +463,33 @@ TEST_SUITE("deliver") {
     REQUIRE(f.Run(*restarted).ok());
     CHECK(f.Delivered() == f.put);
     CHECK(f.StagedCount() == 0);
+  }
+
+  TEST_CASE("ATornIntentWasNeverCommittedAndItsStagedFilesAreRemoved") {
+    DeliverFixture f(1);
+    f.Put(50);
+    auto d = f.Open();
+    REQUIRE(f.Run(*d).ok());
+    const std::string staging = f.target + "/.kstream-deliver/arch/staging/";
+    // A flush that crashed while writing its intent: a staged file, and an
+    // intent for a later range cut short.
+    const std::string id = ShardIdFor(0);
+    kstest::WriteFileBytes(staging + id + "-99999999999999999999999-0.part", "junk");
+    const std::string intent = EncodeIntent(
+        {0, Value(ParseDecimal128("99999999999999999999999", "s")), {{"x.part", "junk/x"}}});
+    kstest::WriteFileBytes(
+        staging + IntentName(0, Value(ParseDecimal128("99999999999999999999999", "s"))),
+        intent.substr(0, intent.size() / 2));
+    f.Put(20);
+    auto again = f.Open();
+    REQUIRE(f.Run(*again).ok());
+    CHECK(f.Delivered() == f.put);
+    CHECK(f.StagedCount() == 0);
+    size_t intents = 0;
+    for (const auto& e : std::filesystem::directory_iterator(staging))
+      intents += e.path().extension() == ".intent";
+    CHECK(intents == 1);  // the newest committed one; superseded and torn ones are gone
+    CHECK(!std::filesystem::exists(f.target + "/junk"));
   }
 
   TEST_CASE("AFullDiskStopsWithAClearErrorAndLosesNothingOnceSpaceReturns") {
