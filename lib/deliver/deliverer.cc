@@ -99,6 +99,9 @@ Result<bool> Deliverer::Handle(uint64_t shard, const RecordBatch& records, const
   KS_RETURN_IF_ERROR(flusher_->failure());
   ShardState& st = shards_[shard];
   if (!st.recovered) KS_RETURN_IF_ERROR(Recover(shard, st));
+  // Taken by another worker before this one noticed: leave its records to
+  // the new owner (this worker drops the shard soon).
+  if (!st.recovered) return true;
   for (size_t i = 0; i < records.size(); ++i) {
     const RecordBatch::Record r = records[i];
     newest_arrival_ms_ = std::max(newest_arrival_ms_, r.arrival_ms);
@@ -166,9 +169,9 @@ void Deliverer::Reap() {
 Status Deliverer::Recover(uint64_t shard, ShardState& st) {
   KS_ASSIGN_OR_RETURN(st.lock,
                       env_->OpenLockFile(JoinPath(state_dir_, ShardIdFor(shard) + ".lock")));
-  KS_ASSIGN_OR_RETURN(std::optional<uint128> covered, flusher_->Recover(shard, st.lock.get()));
-  if (covered) st.skip_through = st.delivered = *covered;
-  st.recovered = true;
+  KS_ASSIGN_OR_RETURN(Flusher::Recovered r, flusher_->Recover(shard, st.lock.get()));
+  if (r.covered) st.skip_through = st.delivered = *r.covered;
+  st.recovered = r.ours;
   return Status::Ok();
 }
 

@@ -3,6 +3,8 @@
 #include <pthread.h>
 
 #include <algorithm>
+#include <cstdio>
+#include <random>
 
 #include "core/text.h"
 
@@ -33,7 +35,14 @@ Result<std::unique_ptr<Flusher>> Flusher::Create(Options options, Env* env) {
 }
 
 Flusher::Flusher(Options options, Env* env)
-    : o_(std::move(options)), env_(env), staging_dir_(JoinPath(o_.state_dir, "staging")) {}
+    : o_(std::move(options)), env_(env), staging_dir_(JoinPath(o_.state_dir, "staging")) {
+  // Staged names must differ between workers: a worker that lost a shard
+  // but has not noticed yet may stage the very same range as its new owner.
+  std::random_device random;
+  char token[17];
+  std::snprintf(token, sizeof(token), "%08x%08x", random(), random());
+  token_ = token;
+}
 
 Flusher::~Flusher() {
   {
@@ -198,8 +207,10 @@ void Flusher::RemoveStaged(const Job& job) {
 }
 
 Status Flusher::Stage(Job& j, Compressor& compressor, std::string& compressed) {
-  // Unique per flush: a crash before the intent leaves names no intent uses.
-  const std::string tag = ShardIdFor(j.job.shard) + "-" + ToDecimal(j.job.last) + "-";
+  // Unique per flush and worker: a crash before the intent leaves names no
+  // intent uses, and no other worker stages under them.
+  const std::string tag =
+      ShardIdFor(j.job.shard) + "-" + ToDecimal(j.job.last) + "-" + token_ + "-";
   for (const FlushPart& p : j.job.parts) {
     FlushIntent::File f{tag + std::to_string(j.staged.size()) + ".part", p.final};
     const std::string path = JoinPath(staging_dir_, f.staged);
@@ -236,6 +247,15 @@ Status Flusher::Commit(uint64_t shard, const std::vector<std::shared_ptr<Job>>& 
     remove_all();
     return ours.status();  // not ours: its next owner delivers these records
   }
+  // Only the shard's owner removes staged files (Recover), so a missing one
+  // is damage from outside: stop rather than name it in an intent.
+  for (const auto& j : jobs)
+    for (const auto& f : j->staged)
+      if (!env_->Exists(JoinPath(staging_dir_, f.staged))) {
+        remove_all();
+        return Status::IOError("cannot deliver to '" + o_.dir + "': staged file " +
+                               JoinPath(staging_dir_, f.staged) + " vanished");
+      }
   FlushIntent intent{shard, jobs.back()->job.last, {}};
   for (const auto& j : jobs)
     intent.files.insert(intent.files.end(), j->staged.begin(), j->staged.end());
@@ -268,9 +288,14 @@ Status Flusher::Commit(uint64_t shard, const std::vector<std::shared_ptr<Job>>& 
   return Status::Ok();
 }
 
-Result<std::optional<uint128>> Flusher::Recover(uint64_t shard, LockFile* lock) {
+Result<Flusher::Recovered> Flusher::Recover(uint64_t shard, LockFile* lock) {
   LockGuard guard;
   KS_RETURN_IF_ERROR(guard.Acquire(lock));
+  // A worker that lost the shard without noticing yet must not touch its
+  // files: the staged files of the new owner's next commit are among them.
+  Result<bool> ours = o_.owns ? o_.owns(shard) : Result<bool>(true);
+  if (!ours.ok()) return ours.status();
+  if (!*ours) return Recovered{false, std::nullopt};
   KS_ASSIGN_OR_RETURN(auto names, env_->ListDir(staging_dir_));
   const std::string mine = ShardIdFor(shard) + "-";
   std::vector<std::pair<uint128, std::string>> intents;
@@ -302,12 +327,12 @@ Result<std::optional<uint128>> Flusher::Recover(uint64_t shard, LockFile* lock) 
     if (name.starts_with(mine) && name != keep)
       KS_RETURN_IF_ERROR(env_->RemoveFile(JoinPath(staging_dir_, name)));
   std::lock_guard l(mu_);
-  if (newest) {
-    last_intent_[shard] = newest->last;
-    return std::optional<uint128>(newest->last);
+  if (!newest) {
+    last_intent_.erase(shard);
+    return Recovered{true, std::nullopt};
   }
-  last_intent_.erase(shard);
-  return std::optional<uint128>();
+  last_intent_[shard] = newest->last;
+  return Recovered{true, newest->last};
 }
 
 Status Flusher::Publish(const FlushIntent& intent) {

@@ -111,9 +111,12 @@ class Flusher {
   // pages are already mapped: cheaper than a new one). Empty if none.
   std::string TakeBuffer();
 
-  // Takes over a shard no job of which is left here (see above); returns
-  // the last sequence number its newest intent covers, if any.
-  Result<std::optional<uint128>> Recover(uint64_t shard, LockFile* lock);
+  // Takes over a shard no job of which is left here (see above).
+  struct Recovered {
+    bool ours = false;               // false: another worker holds the shard; nothing was touched
+    std::optional<uint128> covered;  // the last sequence number the newest intent covers
+  };
+  Result<Recovered> Recover(uint64_t shard, LockFile* lock);
   const std::string& staging_dir() const { return staging_dir_; }
 
  private:
@@ -146,6 +149,7 @@ class Flusher {
   Options o_;
   Env* env_;
   std::string staging_dir_;
+  std::string token_;  // in staged names: unique to this Flusher
   std::vector<std::thread> threads_;
   mutable std::mutex mu_;
   std::condition_variable changed_;

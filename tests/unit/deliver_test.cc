@@ -531,6 +531,24 @@ TEST_SUITE("deliver") {
     CHECK(!d->Delivered(0));
   }
 
+  TEST_CASE("ALeaseLostBetweenStagingAndCommitMakesNothingVisible") {
+    DeliverFixture f(1);
+    f.Put(10);
+    auto ours = std::make_shared<std::atomic<bool>>(true);
+    f.owns = [ours](uint64_t) -> Result<bool> { return ours->load(); };
+    auto d = f.Open();
+    RecordBatch batch;
+    auto cursor = Value(f.store.OpenCursor("s", 0, {}));
+    REQUIRE(cursor->Read(batch, 100, 1 << 20).ok());
+    BatchHandler::Context ctx;
+    REQUIRE(Value(d->Handle(0, batch, ctx)));  // recovered while ours
+    *ours = false;
+    REQUIRE(d->DeliverShard(0, ctx).ok());
+    CHECK(f.Files().empty());
+    CHECK(f.StagedCount() == 0);
+    CHECK(!d->Delivered(0));
+  }
+
   TEST_CASE("AMissingTargetIsRefusedWithAHint") {
     DeliverFixture f(1);
     DeliverOptions o;
