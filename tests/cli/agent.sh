@@ -28,6 +28,8 @@ stat_field() {
 expect_ok kstream-agent --help
 expect_contains "$OUT" "Examples:"
 expect_contains "$OUT" "--multiline"
+expect_ok kstream agent --help  # git-style dispatch
+expect_contains "$OUT" "Usage: kstream-agent"
 expect_exit 2 kstream-agent --file "$LOGS/x.log"
 expect_contains "$ERR" "--stream"
 expect_exit 2 kstream-agent -f "$LOGS/x.log" -s logs --format LOGTOJSON:NGINX
