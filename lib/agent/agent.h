@@ -18,22 +18,12 @@
 #include <vector>
 
 #include "agent/config.h"
+#include "agent/flow.h"
 #include "agent/tailer.h"
 #include "core/env.h"
 #include "store/backend.h"
 
 namespace kstream::agent {
-
-struct FlowStats {
-  std::string flow;  // FlowConfig::Id()
-  std::string stream;
-  uint64_t lines = 0;           // lines read from files
-  uint64_t records_sent = 0;    // durable in the stream
-  uint64_t bytes_sent = 0;      // data bytes of those
-  uint64_t parse_failures = 0;  // LOGTOJSON lines that did not match
-  uint64_t truncated = 0;       // records cut to the size limit
-  std::vector<FileProgress> files;
-};
 
 struct AgentStats {
   std::vector<FlowStats> flows;
