@@ -10,11 +10,11 @@
 #include <cerrno>
 #include <cstring>
 
+#include "agent/tailed_file.h"
+
 namespace kstream::agent {
 
 namespace {
-
-constexpr size_t kReadChunk = 256 << 10;
 
 bool IsCompressedName(std::string_view name) {
   auto ends = [&](std::string_view ext) {
@@ -33,72 +33,10 @@ int64_t MtimeNs(const struct stat& st) {
 
 }  // namespace
 
-namespace {
-std::string ReadHead(int fd, uint64_t size);
-}  // namespace
-
 struct Tailer::Entry {
   std::string path;
   uint64_t dev, ino, size;
   int64_t mtime_ns;
-};
-
-// One file being read. States: live (read), suspect (a possible copy of
-// another file, held back), retired (closed; kept until its records are
-// durable so its checkpoint is not lost).
-struct Tailer::File {
-  enum class State { kLive, kSuspect, kRetired };
-  uint64_t id = 0;
-  std::string path;
-  int fd = -1;
-  uint64_t dev = 0, ino = 0;
-  std::string head;  // the first bytes, up to kFingerprintBytes
-  Fingerprint fp;    // of head
-  State state = State::kLive;
-  bool in_glob = true;
-  bool unlinked = false;
-  bool truncated = false;  // seen smaller than read_offset in this pass
-  bool finished = false;   // a footer was read: nothing more from this file
-  bool backlog = false;    // bytes read but not cut yet: the sink was full
-  uint64_t size = 0;
-  int64_t mtime_ns = 0;
-  int64_t last_growth_ms = 0;
-  int64_t last_data_ms = 0;
-  int64_t suspect_since_ms = 0;
-
-  uint64_t read_offset = 0;     // next byte to read
-  uint64_t emitted_offset = 0;  // just past the last record handed on
-  uint64_t acked_offset = 0;    // durable
-  int64_t header_left = 0;
-
-  // Bytes read but not yet cut into records: buf[0] is at file offset buf_offset.
-  std::string buf;
-  size_t buf_pos = 0;  // start of the first line not cut yet
-  uint64_t buf_offset = 0;
-  bool overflow = false;  // the current line passed max_record_bytes
-  std::string long_line;  // its first max_record_bytes bytes
-  // Multi-line: the record being gathered (its lines so far).
-  bool has_record = false;
-  bool record_truncated = false;
-  std::string record;
-  uint64_t record_end = 0;
-
-  ~File() {
-    if (fd >= 0) ::close(fd);
-  }
-  void TakeFingerprint() {
-    head = ReadHead(fd, size);
-    fp = {uint32_t(head.size()), HashBytes(head)};
-  }
-  // Could this file be a copy of `other` (or become one as it is written)?
-  bool CouldCopy(const File& other) const {
-    const size_t n = std::min(head.size(), other.head.size());
-    return head.compare(0, n, other.head, 0, n) == 0;
-  }
-  void Close() {
-    if (fd >= 0) ::close(fd);
-    fd = -1;
-  }
 };
 
 namespace {
@@ -116,7 +54,13 @@ std::optional<uint64_t> HashPrefix(int fd, uint32_t bytes) {
   return HashBytes(buf);
 }
 
-// The first min(size, kFingerprintBytes) bytes (fewer if it shrank meanwhile).
+bool Matches(int fd, const Fingerprint& fp) {
+  auto h = HashPrefix(fd, fp.bytes);
+  return h && *h == fp.hash;
+}
+
+}  // namespace
+
 std::string ReadHead(int fd, uint64_t size) {
   std::string head(std::min<uint64_t>(size, kFingerprintBytes), '\0');
   size_t got = 0;
@@ -129,13 +73,6 @@ std::string ReadHead(int fd, uint64_t size) {
   head.resize(got);
   return head;
 }
-
-bool Matches(int fd, const Fingerprint& fp) {
-  auto h = HashPrefix(fd, fp.bytes);
-  return h && *h == fp.hash;
-}
-
-}  // namespace
 
 Tailer::Tailer(const FlowConfig& flow, const TailerOptions& options, Env* env)
     : flow_(flow), options_(options), env_(env) {
@@ -469,152 +406,6 @@ Result<size_t> Tailer::Poll(RecordSink& sink, bool relist, size_t budget) {
     return f->state == File::State::kRetired && f->acked_offset >= f->emitted_offset;
   });
   return total;
-}
-
-Status Tailer::ReadFile(File& f, RecordSink& sink, size_t budget, size_t& read) {
-  if (f.backlog) {  // lines read earlier, left while the sink was full
-    const size_t before = f.buf_pos;
-    f.backlog = false;
-    KS_RETURN_IF_ERROR(Split(f, sink));
-    read += f.buf_pos - before;
-    if (f.backlog) return Status::Ok();
-  }
-  while (read < budget && !f.finished && !sink.Full()) {
-    // Keep only the uncut tail, then append a chunk after it.
-    if (f.buf_pos > 0) {
-      f.buf.erase(0, f.buf_pos);
-      f.buf_offset += f.buf_pos;
-      f.buf_pos = 0;
-    }
-    const size_t old = f.buf.size();
-    const size_t want = std::min(kReadChunk, budget - read);
-    f.buf.resize(old + want);
-    ssize_t n = ::pread(f.fd, f.buf.data() + old, want, off_t(f.read_offset));
-    if (n < 0 && errno == EINTR) n = 0;
-    if (n < 0) {
-      f.buf.resize(old);
-      return Status::FromErrno("read " + f.path, errno);
-    }
-    f.buf.resize(old + size_t(n));
-    if (n == 0) break;
-    f.read_offset += uint64_t(n);
-    read += size_t(n);
-    f.last_data_ms = env_->NowMillis();
-    KS_RETURN_IF_ERROR(Split(f, sink));
-  }
-  return Status::Ok();
-}
-
-Status Tailer::Split(File& f, RecordSink& sink) {
-  const char* base = f.buf.data();
-  const size_t len = f.buf.size();
-  while (f.buf_pos < len && !f.finished) {
-    if (sink.Full()) {
-      f.backlog = true;
-      break;
-    }
-    const char* start = base + f.buf_pos;
-    const char* nl = static_cast<const char*>(std::memchr(start, '\n', len - f.buf_pos));
-    if (nl == nullptr) {
-      // An unterminated line: keep it, unless it is already too long (keep
-      // its first bytes aside and drop the rest as it comes).
-      const size_t pending = len - f.buf_pos;
-      if (f.overflow) {
-        f.buf_pos = len;
-      } else if (pending > options_.max_record_bytes) {
-        f.overflow = true;
-        f.long_line.assign(start, options_.max_record_bytes);
-        f.buf_pos = len;
-      }
-      break;
-    }
-    const uint64_t end = f.buf_offset + uint64_t(nl - base) + 1;
-    std::string_view line(start, size_t(nl - start));
-    bool truncated = false;
-    if (f.overflow) {
-      line = f.long_line;
-      truncated = true;
-    } else if (line.size() > options_.max_record_bytes) {
-      line = line.substr(0, options_.max_record_bytes);
-      truncated = true;
-    }
-    f.buf_pos = size_t(nl - base) + 1;
-    KS_RETURN_IF_ERROR(EmitLine(f, line, end, truncated, sink));
-    if (f.overflow) {
-      f.overflow = false;
-      f.long_line.clear();
-    }
-  }
-  return Status::Ok();
-}
-
-Status Tailer::EmitLine(File& f, std::string_view line, uint64_t end, bool truncated,
-                        RecordSink& sink) {
-  ++lines_;
-  if (f.header_left > 0) {
-    --f.header_left;
-    if (!f.has_record) {
-      f.emitted_offset = end;
-      return sink.Skip(f.id, end);
-    }
-    return Status::Ok();
-  }
-  if (footer_ && footer_->FullMatch(line, groups_)) {
-    KS_RETURN_IF_ERROR(FlushRecord(f, sink));
-    f.finished = true;  // the Kinesis Agent stops parsing the file here
-    f.emitted_offset = end;
-    return sink.Skip(f.id, end);
-  }
-  if (!multiline_) {
-    f.emitted_offset = end;
-    return sink.Record(f.id, line, end, truncated);
-  }
-  if (f.has_record && multiline_->LooksAt(line)) KS_RETURN_IF_ERROR(FlushRecord(f, sink));
-  if (!f.has_record) {
-    f.has_record = true;
-    f.record.assign(line);
-    f.record_truncated = truncated;
-  } else if (f.record.size() + 1 + line.size() <= options_.max_record_bytes) {
-    f.record += '\n';
-    f.record += line;
-    f.record_truncated |= truncated;
-  } else {  // keep the first bytes of a runaway record
-    f.record += '\n';
-    f.record.append(line.substr(
-        0, options_.max_record_bytes - std::min(options_.max_record_bytes, f.record.size())));
-    f.record.resize(std::min(f.record.size(), options_.max_record_bytes));
-    f.record_truncated = true;
-  }
-  f.record_end = end;
-  return Status::Ok();
-}
-
-Status Tailer::FlushRecord(File& f, RecordSink& sink) {
-  if (!f.has_record) return Status::Ok();
-  f.has_record = false;
-  f.emitted_offset = f.record_end;
-  return sink.Record(f.id, f.record, f.record_end, f.record_truncated);
-}
-
-// The file is done: its unterminated last line and held record are sent.
-Status Tailer::Retire(File& f, RecordSink& sink) {
-  if (!f.finished) {
-    const size_t pending = f.buf.size() - f.buf_pos;
-    if (f.overflow || pending > 0) {
-      std::string_view line(f.buf.data() + f.buf_pos, pending);
-      if (f.overflow) line = f.long_line;
-      const uint64_t end = f.buf_offset + f.buf.size();
-      f.buf_pos = f.buf.size();
-      KS_RETURN_IF_ERROR(EmitLine(f, line, end, f.overflow, sink));
-      f.overflow = false;
-    }
-  }
-  KS_RETURN_IF_ERROR(FlushRecord(f, sink));
-  f.state = File::State::kRetired;
-  f.Close();
-  f.buf.clear();
-  f.buf.shrink_to_fit();
-  return Status::Ok();
 }
 
 Status Tailer::FinishOnce(RecordSink& sink) {
