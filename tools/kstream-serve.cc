@@ -12,6 +12,7 @@ constexpr char kExamples[] = R"(Examples:
   kstream-serve                                    # http://127.0.0.1:4567, store in $KSTREAM_HOME
   kstream-serve --listen 127.0.0.1:0 --access-log -
   kstream-serve --enforce-limits --threads 32      # throttle like a provisioned stream
+  kstream-serve --require-auth ~/.aws/credentials  # only requests signed with these keys
 
   export AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test AWS_DEFAULT_REGION=us-east-1
   aws --endpoint-url http://127.0.0.1:4567 kinesis create-stream --stream-name logs --shard-count 2
@@ -19,8 +20,9 @@ constexpr char kExamples[] = R"(Examples:
       --partition-key k --data aGVsbG8=
   kstream-get logs                                 # the same store, directly
 
-Any request signature is accepted (as local emulators do). The JavaScript SDK v3
-needs an HTTP/1.1 handler: requestHandler: new NodeHttpHandler().
+Without --require-auth any request signature is accepted (as local emulators
+do). The JavaScript SDK v3 needs an HTTP/1.1 handler:
+requestHandler: new NodeHttpHandler().
 )";
 
 volatile bool g_stop = false;

@@ -30,6 +30,11 @@ void AddServeOptions(CLI::App& app, ServeCommand& c) {
       ->type_name("MODE");
   app.add_option("--region", c.region, "Region named in stream ARNs (default us-east-1)")
       ->type_name("REGION");
+  app.add_option("--require-auth", c.require_auth,
+                 "Verify SigV4 signatures against the keys of FILE (an AWS credentials file: "
+                 "[section]s with aws_access_key_id and aws_secret_access_key); without it any "
+                 "signature is accepted")
+      ->type_name("FILE");
 }
 
 int RunServe(const ServeCommand& c, const CommonOptions& common, const std::string& tool) {
@@ -40,6 +45,13 @@ int RunServe(const ServeCommand& c, const CommonOptions& common, const std::stri
   if (!sync.ok()) return UsageError(tool, sync.status().message());
   server.threads = c.threads;
   server.access_log = c.access_log;
+  serve::KeyRing keys;
+  if (!c.require_auth.empty()) {
+    auto loaded = serve::KeyRing::Load(c.require_auth);
+    if (!loaded.ok()) return Fail(tool, loaded.status());
+    keys = std::move(loaded).value();
+    server.keys = &keys;
+  }
 
   LocalStore store(Env::Default(), common.StoreRoot());
   serve::ServiceOptions options;

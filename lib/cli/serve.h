@@ -17,6 +17,7 @@ struct ServeCommand {
   bool enforce_limits = false;
   std::string sync = "batch";
   std::string region = "us-east-1";
+  std::string require_auth;  // an AWS credentials file; empty: any signature is accepted
 };
 
 // Adds kstream-serve's own flags (not the common ones) to app, bound to c.

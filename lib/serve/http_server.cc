@@ -61,7 +61,7 @@ Status ParseListenAddress(const std::string& text, std::string& host, int& port)
 }
 
 HttpReply HandleRequest(Service& service, const std::string& content_type,
-                        const std::string& target, const std::string& body) {
+                        const std::string& target, const std::string& body, const ApiStatus& auth) {
   HttpReply reply;
   const Encoding encoding =
       content_type.rfind("application/x-amz-cbor", 0) == 0 ? Encoding::kCbor : Encoding::kJson;
@@ -72,8 +72,9 @@ HttpReply HandleRequest(Service& service, const std::string& content_type,
     status = ApiError{"UnknownOperationException", target.empty()
                                                        ? "Missing X-Amz-Target header"
                                                        : "Unknown X-Amz-Target '" + target + "'"};
+  } else if (reply.operation = target.substr(kTargetPrefix.size()); !auth.ok()) {
+    status = auth;
   } else {
-    reply.operation = target.substr(kTargetPrefix.size());
     auto request = encoding == Encoding::kCbor ? DecodeCbor(body) : DecodeJson(body);
     if (!request.ok())
       status = ApiError::Serialization(request.status().message());
@@ -149,8 +150,14 @@ Status RunServer(Service& service, const ServerOptions& options, int stop_fd,
   server.set_payload_max_length(options.max_body_bytes);
   auto handle = [&](const httplib::Request& req, httplib::Response& res) {
     const auto start = std::chrono::steady_clock::now();
+    ApiStatus auth;
+    if (options.keys) {
+      SignedRequest signed_request{
+          req.method, req.target, {req.headers.begin(), req.headers.end()}, req.body};
+      auth = VerifySignature(*options.keys, signed_request, EpochMillis() / 1000);
+    }
     HttpReply reply = HandleRequest(service, req.get_header_value("Content-Type"),
-                                    req.get_header_value("X-Amz-Target"), req.body);
+                                    req.get_header_value("X-Amz-Target"), req.body, auth);
     res.status = reply.status;
     res.set_header("x-amzn-RequestId", RequestId());
     if (!reply.error_type.empty()) res.set_header("x-amzn-ErrorType", reply.error_type);

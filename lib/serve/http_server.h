@@ -9,6 +9,7 @@
 #include <string>
 
 #include "core/status.h"
+#include "serve/auth.h"
 #include "serve/service.h"
 
 namespace kstream::serve {
@@ -19,6 +20,9 @@ struct ServerOptions {
   int threads = 16;
   std::string access_log;  // a file to append to, "-" for stderr, empty for none
   size_t max_body_bytes = 16u << 20;
+  // --require-auth: the keys whose SigV4 signatures are accepted; null
+  // accepts any request, signed or not.
+  const KeyRing* keys = nullptr;
 };
 
 // "127.0.0.1:4567", "4567" (loopback), "[::1]:4567", "0.0.0.0:4567".
@@ -26,8 +30,9 @@ Status ParseListenAddress(const std::string& text, std::string& host, int& port)
 
 // Parses and runs one request: the encoding from Content-Type, the operation
 // from X-Amz-Target. Returns the HTTP status and fills body, content type and
-// error type (empty on success). Independent of the HTTP library, so tests
-// can call it directly.
+// error type (empty on success). A failed `auth` (the signature check) is
+// answered instead of running the operation. Independent of the HTTP
+// library, so tests can call it directly.
 struct HttpReply {
   int status = 200;
   std::string body;
@@ -36,7 +41,8 @@ struct HttpReply {
   std::string operation;
 };
 HttpReply HandleRequest(Service& service, const std::string& content_type,
-                        const std::string& target, const std::string& body);
+                        const std::string& target, const std::string& body,
+                        const ApiStatus& auth = {});
 
 // Serves until stop_fd becomes readable (then finishes the requests in
 // flight and returns Ok), or fails to listen. on_listening gets the bound

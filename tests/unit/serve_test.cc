@@ -5,7 +5,9 @@
 
 #include <string>
 
+#include "aws/sigv4.h"
 #include "core/text.h"
+#include "serve/auth.h"
 #include "serve/http_server.h"
 #include "serve/request.h"
 #include "serve/service.h"
@@ -403,5 +405,33 @@ TEST_SUITE("serve") {
     f.Ok("DecreaseStreamRetentionPeriod", R"({"StreamName":"s","RetentionPeriodHours":24})");
     Value d = f.Ok("DescribeStreamSummary", R"({"StreamName":"s"})");
     CHECK(d.Find("StreamDescriptionSummary")->Find("RetentionPeriodHours")->integer == 24);
+  }
+
+  TEST_CASE("SignaturesAreVerifiedAgainstTheKeyRing") {
+    serve::KeyRing keys;
+    keys.Add("AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY");
+    aws::SignableRequest req;
+    req.headers = {{"Host", "127.0.0.1:4567"},
+                   {"Content-Type", "application/x-amz-json-1.1"},
+                   {"X-Amz-Target", "Kinesis_20131202.ListStreams"}};
+    req.body = "{}";
+    const int64_t now = 1700000000;
+    REQUIRE(aws::SignRequest(req, {"AKIDEXAMPLE", "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", ""},
+                             "us-east-1", "kinesis", now)
+                .ok());
+    serve::SignedRequest in{"POST", "/", req.headers, "{}"};
+    CHECK(serve::VerifySignature(keys, in, now + 60).ok());
+    in.body = "{ }";  // the body is signed
+    CHECK(serve::VerifySignature(keys, in, now).error().type == "InvalidSignatureException");
+    in.body = "{}";
+    CHECK(serve::VerifySignature(keys, in, now + 3600).error().type ==
+          "InvalidSignatureException");  // too old
+    serve::KeyRing other;
+    other.Add("AKIDOTHER", "x");
+    CHECK(serve::VerifySignature(other, in, now).error().type == "UnrecognizedClientException");
+    in.headers.clear();
+    auto missing = serve::VerifySignature(keys, in, now);
+    CHECK(missing.error().type == "MissingAuthenticationTokenException");
+    CHECK(missing.error().http_status == 403);
   }
 }
