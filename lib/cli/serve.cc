@@ -15,7 +15,7 @@ void AddServeOptions(CLI::App& app, ServeCommand& c) {
                  "one)")
       ->type_name("ADDR");
   app.add_option("-t,--threads", c.threads,
-                 "Requests served at once; each keep-alive connection holds one (default 16)")
+                 "Requests served at once; each open keep-alive connection holds one until 5 s idle (default 64)")
       ->type_name("N")
       ->check(CLI::Range(1, 1024));
   app.add_option("--access-log", c.access_log,

@@ -12,7 +12,7 @@ namespace kstream::cli {
 
 struct ServeCommand {
   std::string listen = "127.0.0.1:4567";
-  int threads = 16;
+  int threads = 64;
   std::string access_log;
   bool enforce_limits = false;
   std::string sync = "batch";

@@ -17,7 +17,7 @@ namespace kstream::serve {
 struct ServerOptions {
   std::string host = "127.0.0.1";
   int port = 4567;  // 0: any free port (reported through on_listening)
-  int threads = 16;
+  int threads = 64;
   std::string access_log;  // a file to append to, "-" for stderr, empty for none
   size_t max_body_bytes = 16u << 20;
   // --require-auth: the keys whose SigV4 signatures are accepted; null
