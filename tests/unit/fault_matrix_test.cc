@@ -65,10 +65,10 @@ void CheckStore(const std::string& root, const Acked& acked, bool /*fired*/) {
     for (const Rec& r : ReadAll(*cursor)) found[{shard.index, r.sequence}] = r.data;
     CHECK_MESSAGE(cursor->corrupt_records() == 0, "damaged frames in shard ", shard.index);
   }
-  for (const auto& [where, data] : acked.records) {
-    auto it = found.find(where);
-    REQUIRE_MESSAGE(it != found.end(), "acknowledged record lost: ", data);
-    CHECK(it->second == data);
+  for (const auto& record : acked.records) {  // no structured binding: clang 14 cannot capture it
+    auto it = found.find(record.first);
+    REQUIRE_MESSAGE(it != found.end(), "acknowledged record lost: ", record.second);
+    CHECK(it->second == record.second);
   }
   // The store takes new records, and they read back.
   auto writer = Value(store.OpenWriter("s", SyncMode::kAlways));
