@@ -222,11 +222,16 @@ Status RunProducer(StreamWriter& writer, RecordReader& input, const ProducerOpti
   Producer p(writer, o, results, stats, env);
   RecordReader::Item item;
   Status failure;
+  bool write_failed = false;  // the batch in hand could not be written
+  const auto flush = [&] {
+    failure = p.Flush();
+    write_failed = !failure.ok();
+  };
   while (failure.ok() && !*stop) {
     while (input.Next(item)) {
       failure = p.Add(item);
+      if (failure.ok() && p.BatchFull()) flush();
       if (!failure.ok()) break;
-      if (p.BatchFull()) KS_RETURN_IF_ERROR(p.Flush());
     }
     if (!failure.ok() || input.at_eof()) break;
     // Input drained. Write now if the last write was a linger ago, else wait
@@ -234,7 +239,8 @@ Status RunProducer(StreamWriter& writer, RecordReader& input, const ProducerOpti
     // a trickle is grouped into at most one write per linger.
     if (p.HasPending()) {
       const int64_t wait = o.linger_ms - p.MillisSinceFlush();
-      if (wait <= 0 || !input.WaitReadable(int(wait))) KS_RETURN_IF_ERROR(p.Flush());
+      if (wait <= 0 || !input.WaitReadable(int(wait))) flush();
+      if (!failure.ok()) break;
     }
     if (o.sync == SyncMode::kBatch) {
       KS_RETURN_IF_ERROR(p.AcknowledgeSynced());
@@ -258,10 +264,13 @@ Status RunProducer(StreamWriter& writer, RecordReader& input, const ProducerOpti
       break;
     }
   }
-  // Everything accepted before the end (or the error) is written and reported.
-  KS_RETURN_IF_ERROR(p.Flush());
-  KS_RETURN_IF_ERROR(p.SyncAndAcknowledgeAll());
-  return failure;
+  // Everything accepted before the end (or a bad line) is written. What was
+  // written is made durable and reported, also after a failed write (a full
+  // disk): the batches before the failed one are on disk and must be
+  // reported, or a caller would put them again.
+  if (!write_failed) KS_RETURN_IF_ERROR(p.Flush());
+  Status synced = p.SyncAndAcknowledgeAll();
+  return failure.ok() ? synced : failure;
 }
 
 }  // namespace kstream
