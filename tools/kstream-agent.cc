@@ -1,6 +1,7 @@
 // kstream-agent: tail log files into streams (the Kinesis Agent role).
 #include "cli/agent.h"
 #include "cli/tool.h"
+#include "core/stop_flag.h"
 
 using namespace kstream;
 
@@ -20,7 +21,7 @@ newlines). Checkpoints advance only past records that are durable in the
 stream; SIGTERM or SIGINT flushes, checkpoints and exits 0.
 )";
 
-volatile bool g_stop = false;
+StopFlag g_stop{false};
 
 }  // namespace
 

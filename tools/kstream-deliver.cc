@@ -2,6 +2,7 @@
 // prefixes, exactly once (the Kinesis Firehose role, to a local directory).
 #include "cli/deliver.h"
 #include "cli/tool.h"
+#include "core/stop_flag.h"
 
 using namespace kstream;
 
@@ -21,7 +22,7 @@ restart resumes: every record lands in exactly one file. Records whose
 --prefix field is missing go under errors/partitioning-failed/ with the reason.
 )";
 
-volatile bool g_stop = false;
+StopFlag g_stop{false};
 
 }  // namespace
 

@@ -2,6 +2,7 @@
 // as a worker of a consumer group, to stdout or a command per batch (--exec).
 #include "cli/get.h"
 #include "cli/tool.h"
+#include "core/stop_flag.h"
 
 using namespace kstream;
 
@@ -25,7 +26,7 @@ KSTREAM_SHARD_ID, KSTREAM_FIRST_SEQUENCE, KSTREAM_LAST_SEQUENCE,
 KSTREAM_RECORD_COUNT and KSTREAM_ATTEMPT set. Exit status 0 checkpoints the batch.
 )";
 
-volatile bool g_stop = false;
+StopFlag g_stop{false};
 
 }  // namespace
 

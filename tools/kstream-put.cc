@@ -6,6 +6,7 @@
 
 #include "cli/progress.h"
 #include "cli/tool.h"
+#include "core/stop_flag.h"
 #include "core/text.h"
 #include "produce/producer.h"
 #include "store/local_store.h"
@@ -22,7 +23,7 @@ constexpr char kExamples[] = R"(Examples:
   kstream-put logs --json < entries.ndjson     # {"PartitionKey":..,"Data":"<base64>"}
 )";
 
-volatile bool g_stop = false;
+StopFlag g_stop{false};
 
 }  // namespace
 

@@ -4,6 +4,7 @@
 
 #include "cli/scale.h"
 #include "cli/tool.h"
+#include "core/stop_flag.h"
 #include "core/text.h"
 #include "store/local_store.h"
 
@@ -31,7 +32,7 @@ Examples:
   kstream-scale logs --scaling-action scaleUp --count 2   # the scaling utility's spelling
 )";
 
-volatile bool g_stop = false;
+StopFlag g_stop{false};
 
 }  // namespace
 

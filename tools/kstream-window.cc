@@ -6,6 +6,7 @@
 #include <iostream>
 
 #include "cli/tool.h"
+#include "core/stop_flag.h"
 #include "core/text.h"
 #include "store/local_store.h"
 #include "window/flags.h"
@@ -27,7 +28,7 @@ constexpr char kExamples[] = R"(Examples:
   kstream-window --stream games --tumbling 1m --top 10:player -f
 )";
 
-volatile bool g_stop = false;
+StopFlag g_stop{false};
 
 void AddWindowFlags(CLI::App& app, WindowFlags& f) {
   app.add_option("--tumbling", f.tumbling, "Fixed windows of this length (5s, 1m, 500ms)")

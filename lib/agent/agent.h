@@ -21,6 +21,7 @@
 #include "agent/flow.h"
 #include "agent/tailer.h"
 #include "core/env.h"
+#include "core/stop_flag.h"
 #include "store/backend.h"
 
 namespace kstream::agent {
@@ -38,7 +39,7 @@ std::string StatsJson(const AgentStats& stats);
 struct AgentOptions {
   bool once = false;            // read what is there now, then stop
   std::string checkpoint_file;  // resolved path
-  const volatile bool* stop = nullptr;
+  const StopFlag* stop = nullptr;
   int stop_fd = -1;                                    // readable when *stop was set (may be -1)
   int64_t stats_interval_ms = 0;                       // >0: on_stats this often while running
   std::function<void(const std::string&)> log;         // notices, warnings

@@ -9,6 +9,7 @@
 #include "agent/agent.h"
 #include "agent/config.h"
 #include "core/env.h"
+#include "core/stop_flag.h"
 #include "core/text.h"
 #include "store/local_store.h"
 
@@ -214,7 +215,7 @@ void AddAgentOptions(CLI::App& app, AgentCommand& c) {
 }
 
 int RunAgentCommand(const CLI::App& app, const AgentCommand& c, const CommonOptions& common,
-                    const std::string& tool, const volatile bool* stop) {
+                    const std::string& tool, const StopFlag* stop) {
   (void)app;
   Env* env = Env::Default();
   AgentConfig config;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cli/tool.h"
+#include "core/stop_flag.h"
 
 namespace kstream::cli {
 
@@ -37,6 +38,6 @@ void AddAgentOptions(CLI::App& app, AgentCommand& c);
 // Checks the flags or the configuration and runs; returns the exit status
 // (2 for bad flags or an invalid configuration). *stop is set by SIGTERM.
 int RunAgentCommand(const CLI::App& app, const AgentCommand& c, const CommonOptions& common,
-                    const std::string& tool, const volatile bool* stop);
+                    const std::string& tool, const StopFlag* stop);
 
 }  // namespace kstream::cli

@@ -9,6 +9,7 @@
 
 #include "cli/get.h"
 #include "consume/group_worker.h"
+#include "core/stop_flag.h"
 #include "core/text.h"
 #include "deliver/deliverer.h"
 #include "store/local_lease_table.h"
@@ -198,7 +199,7 @@ class DeliverProgress {
 }  // namespace
 
 int RunDeliver(const CLI::App& app, const DeliverCommand& c, const CommonOptions& common,
-               const std::string& tool, const volatile bool* stop) {
+               const std::string& tool, const StopFlag* stop) {
   Checked k;
   if (Status s = Check(app, c, k); !s.ok()) return UsageError(tool, s.message());
   LocalStore store(Env::Default(), common.StoreRoot());

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "cli/tool.h"
+#include "core/stop_flag.h"
 
 namespace kstream::cli {
 
@@ -29,7 +30,7 @@ void AddDeliverOptions(CLI::App& app, DeliverCommand& c);
 // Checks the parsed flags and runs; returns the exit status. *stop is set
 // by SIGINT/SIGTERM: deliver what is buffered, checkpoint, exit 0.
 int RunDeliver(const CLI::App& app, const DeliverCommand& c, const CommonOptions& common,
-               const std::string& tool, const volatile bool* stop);
+               const std::string& tool, const StopFlag* stop);
 
 // "\n", "\t", "\0", "\\" and "\r" escapes in a --delimiter value.
 Result<std::string> ParseDelimiter(std::string_view text);

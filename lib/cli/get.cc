@@ -9,6 +9,7 @@
 #include "consume/consumer.h"
 #include "consume/exec_handler.h"
 #include "consume/group_worker.h"
+#include "core/stop_flag.h"
 #include "core/text.h"
 #include "store/local_lease_table.h"
 #include "store/local_store.h"
@@ -207,7 +208,7 @@ Result<std::unique_ptr<FailureSink>> FailureSinkFor(const GetCommand& c, LocalSt
 }
 
 int RunGroup(LocalStore& store, const GetCommand& c, Checked& k, const CommonOptions& common,
-             const std::string& tool, const volatile bool* stop) {
+             const std::string& tool, const StopFlag* stop) {
   const std::string worker = k.group.worker;
   if (common.verbose)
     k.group.log = [&tool, worker](const std::string& line) {
@@ -249,7 +250,7 @@ int RunGroup(LocalStore& store, const GetCommand& c, Checked& k, const CommonOpt
 }  // namespace
 
 int RunGet(const CLI::App& app, const GetCommand& c, const CommonOptions& common,
-           const std::string& tool, const volatile bool* stop) {
+           const std::string& tool, const StopFlag* stop) {
   Checked k;
   if (Status s = Check(app, c, k); !s.ok()) return UsageError(tool, s.message());
   if (k.read.limit && *k.read.limit == 0) return kExitOk;

@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "cli/tool.h"
+#include "core/stop_flag.h"
 #include "store/backend.h"
 
 namespace kstream::cli {
@@ -40,6 +41,6 @@ void AddGetOptions(CLI::App& app, GetCommand& c);
 // Checks the parsed flags and runs; returns the exit status. Messages go to
 // stderr prefixed with `tool`. *stop is set by SIGINT/SIGTERM.
 int RunGet(const CLI::App& app, const GetCommand& c, const CommonOptions& common,
-           const std::string& tool, const volatile bool* stop);
+           const std::string& tool, const StopFlag* stop);
 
 }  // namespace kstream::cli

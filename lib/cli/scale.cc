@@ -6,6 +6,7 @@
 
 #include "cli/admin.h"
 #include "core/env.h"
+#include "core/stop_flag.h"
 #include "core/text.h"
 
 namespace kstream::cli {
@@ -113,7 +114,7 @@ Status Report(Backend& b, const ScaleCommand& c) {
   return Status::Ok();
 }
 
-Status Auto(Backend& b, const ScaleCommand& c, const volatile bool* stop) {
+Status Auto(Backend& b, const ScaleCommand& c, const StopFlag* stop) {
   const int64_t every = c.check_interval_ms ? c.check_interval_ms : c.autoscale.sample_ms;
   for (;;) {
     KS_ASSIGN_OR_RETURN(Decision d,
@@ -167,7 +168,7 @@ Status ValidateScaleCommand(ScaleCommand& c) {
   return Status::Ok();
 }
 
-Status RunScaleCommand(Backend& b, const ScaleCommand& c, const volatile bool* stop) {
+Status RunScaleCommand(Backend& b, const ScaleCommand& c, const StopFlag* stop) {
   const std::string& a = c.action;
   if (a == "report") return Report(b, c);
   if (a == "auto") return Auto(b, c, stop);

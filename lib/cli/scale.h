@@ -6,6 +6,7 @@
 #include <string>
 #include <vector>
 
+#include "core/stop_flag.h"
 #include "scale/scaler.h"
 
 namespace kstream::cli {
@@ -32,6 +33,6 @@ struct ScaleCommand {
 // Checks the command's arguments (usage errors: InvalidArgument).
 Status ValidateScaleCommand(ScaleCommand& c);
 // Runs it. `stop` ends `auto` between checks.
-Status RunScaleCommand(Backend& backend, const ScaleCommand& c, const volatile bool* stop);
+Status RunScaleCommand(Backend& backend, const ScaleCommand& c, const StopFlag* stop);
 
 }  // namespace kstream::cli

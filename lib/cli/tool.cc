@@ -9,12 +9,13 @@
 #include <cstring>
 #include <iostream>
 
+#include "core/stop_flag.h"
 #include "store/local_store.h"
 
 namespace kstream::cli {
 
 namespace {
-volatile bool* g_stop_flag = nullptr;
+StopFlag* g_stop_flag = nullptr;
 int g_stop_pipe[2] = {-1, -1};
 void OnStopSignal(int) {
   const int saved = errno;
@@ -24,7 +25,9 @@ void OnStopSignal(int) {
 }
 }  // namespace
 
-int StopFd() { return g_stop_pipe[0]; }
+int StopFd() {
+  return g_stop_pipe[0];
+}
 
 std::string CommonOptions::StoreRoot() const {
   return home.empty() ? DefaultStoreRoot() : home;
@@ -68,7 +71,7 @@ int UsageError(const std::string& tool, const std::string& message) {
   return kExitUsage;
 }
 
-void InstallStopHandlers(volatile bool* flag) {
+void InstallStopHandlers(StopFlag* flag) {
   g_stop_flag = flag;
   if (g_stop_pipe[0] < 0 && ::pipe2(g_stop_pipe, O_CLOEXEC | O_NONBLOCK) != 0)
     g_stop_pipe[0] = g_stop_pipe[1] = -1;  // signals still set the flag

@@ -7,6 +7,7 @@
 #include <string>
 
 #include "core/status.h"
+#include "core/stop_flag.h"
 
 namespace kstream::cli {
 
@@ -37,7 +38,7 @@ int UsageError(const std::string& tool, const std::string& message);
 // SIGINT and SIGTERM set *flag and make StopFd() readable (a self-pipe, so a
 // tool blocked in poll(2) wakes up); SIGPIPE is ignored so a closed stdout
 // shows up as EPIPE and ends a reader quietly.
-void InstallStopHandlers(volatile bool* flag);
+void InstallStopHandlers(StopFlag* flag);
 int StopFd();
 
 }  // namespace kstream::cli

@@ -11,6 +11,7 @@
 #include <limits>
 #include <optional>
 
+#include "core/stop_flag.h"
 #include "io/record_writer.h"
 #include "store/backend.h"
 
@@ -20,8 +21,8 @@ class BatchHandler {
  public:
   // What a handler may call while it waits (a long command, a retry backoff).
   struct Context {
-    std::function<Status()> keep_alive;   // renews the worker's leases when due
-    const volatile bool* stop = nullptr;  // SIGINT/SIGTERM: finish the batch in hand, no more
+    std::function<Status()> keep_alive;  // renews the worker's leases when due
+    const StopFlag* stop = nullptr;      // SIGINT/SIGTERM: finish the batch in hand, no more
   };
   virtual ~BatchHandler() = default;
   // The most records one Handle() gets.

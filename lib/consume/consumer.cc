@@ -4,6 +4,7 @@
 #include <map>
 #include <set>
 
+#include "core/stop_flag.h"
 #include "core/text.h"
 
 namespace kstream {
@@ -25,7 +26,7 @@ class Consumer {
 
   bool started() const { return !started_.empty(); }
 
-  Status Run(const volatile bool* stop) {
+  Status Run(const StopFlag* stop) {
     if (o_.follow) {
       KS_ASSIGN_OR_RETURN(watch_, backend_.Watch(stream_));
     }
@@ -165,8 +166,10 @@ class Consumer {
       KS_ASSIGN_OR_RETURN(auto state, s.cursor->Read(s.batch, kReadRecords, kReadBytes));
       s.caught_up = state == ShardCursor::State::kCaughtUp;
       if (state == ShardCursor::State::kShardEnd) {
-        if (s.batch.empty()) ended.push_back(index);
-        else s.end_after_batch = true;
+        if (s.batch.empty())
+          ended.push_back(index);
+        else
+          s.end_after_batch = true;
       }
     }
     if (!ended.empty()) {
@@ -224,7 +227,7 @@ class Consumer {
 }  // namespace
 
 Status RunConsumer(Backend& backend, const std::string& stream, const ConsumerOptions& options,
-                   RecordWriter& out, ConsumerStats& stats, const volatile bool* stop) {
+                   RecordWriter& out, ConsumerStats& stats, const StopFlag* stop) {
   Consumer c(backend, stream, options, out, stats);
   Status s = c.Run(stop);
   // Files vanishing under a reader that had started mean the stream was deleted.

@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "core/stop_flag.h"
 #include "io/record_writer.h"
 #include "store/backend.h"
 
@@ -33,6 +34,6 @@ struct ConsumerOptions {
 // Writes records to out until the end (or forever with follow), the limit, a
 // closed output pipe, or *stop.
 Status RunConsumer(Backend& backend, const std::string& stream, const ConsumerOptions& options,
-                   RecordWriter& out, ConsumerStats& stats, const volatile bool* stop);
+                   RecordWriter& out, ConsumerStats& stats, const StopFlag* stop);
 
 }  // namespace kstream

@@ -9,6 +9,7 @@
 
 #include "consume/group_leases.h"
 #include "consume/lease_coordinator.h"
+#include "core/stop_flag.h"
 
 namespace kstream {
 namespace {
@@ -18,8 +19,7 @@ constexpr size_t kReadBytes = 1 << 20;
 class GroupWorker {
  public:
   GroupWorker(Backend& backend, LeaseTable& table, Env* env, std::string stream,
-              const GroupOptions& o, BatchHandler& handler, GroupStats& stats,
-              const volatile bool* stop)
+              const GroupOptions& o, BatchHandler& handler, GroupStats& stats, const StopFlag* stop)
       : backend_(backend),
         table_(table),
         env_(env),
@@ -283,7 +283,7 @@ class GroupWorker {
   const GroupOptions& o_;
   BatchHandler& handler_;
   GroupStats& stats_;
-  const volatile bool* stop_;
+  const StopFlag* stop_;
   LeaseCoordinator coord_;
   BatchHandler::Context ctx_;
   std::unique_ptr<ChangeWatch> watch_;
@@ -301,7 +301,7 @@ class GroupWorker {
 
 Status RunGroupWorker(Backend& backend, LeaseTable& table, Env* env, const std::string& stream,
                       const GroupOptions& options, BatchHandler& handler, GroupStats& stats,
-                      const volatile bool* stop) {
+                      const StopFlag* stop) {
   GroupWorker w(backend, table, env, stream, options, handler, stats, stop);
   Status s = w.Run();
   // Files vanishing under a worker mean the stream was deleted.

@@ -23,6 +23,7 @@
 #include "consume/batch_handler.h"
 #include "consume/lease.h"
 #include "core/env.h"
+#include "core/stop_flag.h"
 #include "store/backend.h"
 
 namespace kstream {
@@ -51,7 +52,7 @@ struct GroupOptions {
 // so other workers take them at once.
 Status RunGroupWorker(Backend& backend, LeaseTable& table, Env* env, const std::string& stream,
                       const GroupOptions& options, BatchHandler& handler, GroupStats& stats,
-                      const volatile bool* stop);
+                      const StopFlag* stop);
 
 // hostname:pid, the default worker id.
 std::string DefaultWorkerId();

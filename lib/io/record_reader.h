@@ -11,6 +11,7 @@
 #include <string_view>
 
 #include "core/status.h"
+#include "core/stop_flag.h"
 
 namespace kstream {
 
@@ -44,7 +45,7 @@ class RecordReader {
   void set_interrupt_fd(int interrupt_fd) { interrupt_fd_ = interrupt_fd; }
   // Without a self-pipe: a read interrupted by a signal while *flag is true
   // ends the input (a signal just before the read is only seen with more input).
-  void set_interrupt_flag(const volatile bool* flag) { interrupt_flag_ = flag; }
+  void set_interrupt_flag(const StopFlag* flag) { interrupt_flag_ = flag; }
   uint64_t bytes_read() const { return bytes_read_; }
 
  private:
@@ -60,7 +61,7 @@ class RecordReader {
   bool eof_ = false;
   bool discarding_ = false;  // inside a too-long record: drop up to its end
   int interrupt_fd_ = -1;
-  const volatile bool* interrupt_flag_ = nullptr;
+  const StopFlag* interrupt_flag_ = nullptr;
 };
 
 }  // namespace kstream

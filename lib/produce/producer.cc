@@ -5,6 +5,7 @@
 #include <chrono>
 #include <deque>
 
+#include "core/stop_flag.h"
 #include "core/text.h"
 
 namespace kstream {
@@ -217,8 +218,7 @@ Status CheckRecordLimits(std::string_view key, size_t data_size) {
 }
 
 Status RunProducer(StreamWriter& writer, RecordReader& input, const ProducerOptions& o,
-                   RecordWriter& results, ProducerStats& stats, Env* env,
-                   const volatile bool* stop) {
+                   RecordWriter& results, ProducerStats& stats, Env* env, const StopFlag* stop) {
   Producer p(writer, o, results, stats, env);
   RecordReader::Item item;
   Status failure;

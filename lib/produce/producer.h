@@ -10,6 +10,7 @@
 #include <string>
 
 #include "core/env.h"
+#include "core/stop_flag.h"
 #include "io/json_input.h"
 #include "io/record_reader.h"
 #include "io/record_writer.h"
@@ -45,8 +46,7 @@ struct ProducerOptions {
 // Everything accepted before an error is written, synced and reported first.
 // `results` receives --print lines; `stop` is polled between batches (SIGTERM).
 Status RunProducer(StreamWriter& writer, RecordReader& input, const ProducerOptions& options,
-                   RecordWriter& results, ProducerStats& stats, Env* env,
-                   const volatile bool* stop);
+                   RecordWriter& results, ProducerStats& stats, Env* env, const StopFlag* stop);
 
 // Checks a record against the Kinesis limits: key of 1-256 characters, key
 // plus data at most 1 MiB.

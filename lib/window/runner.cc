@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <memory>
 
+#include "core/stop_flag.h"
 #include "io/record_reader.h"
 #include "window/stream_source.h"
 
@@ -104,8 +105,7 @@ class Sink {
 
 // Processing time: while no input is ready, close windows as the clock
 // passes their end. Returns when input is readable (or at end of input).
-void WaitForInput(Processor& p, Sink& sink, RecordReader& reader, Env* env,
-                  const volatile bool* stop) {
+void WaitForInput(Processor& p, Sink& sink, RecordReader& reader, Env* env, const StopFlag* stop) {
   while (!*stop) {
     const int64_t now = env->NowMillis();
     p.engine().AdvanceWatermark(now);
@@ -119,7 +119,7 @@ void WaitForInput(Processor& p, Sink& sink, RecordReader& reader, Env* env,
 }  // namespace
 
 Status RunOnInput(Processor& p, int fd, Env* env, const RunOptions& o, RecordWriter& out,
-                  RunStats& stats, const volatile bool* stop) {
+                  RunStats& stats, const StopFlag* stop) {
   Sink sink(p, o, out, stats, "line");
   KS_RETURN_IF_ERROR(sink.Open());
   RecordReader reader(fd, '\n', kMaxLine);
@@ -150,8 +150,7 @@ Status RunOnInput(Processor& p, int fd, Env* env, const RunOptions& o, RecordWri
 }
 
 Status RunOnStream(Processor& p, Backend& backend, const StreamInput& in, Env* env,
-                   const RunOptions& o, RecordWriter& out, RunStats& stats,
-                   const volatile bool* stop) {
+                   const RunOptions& o, RecordWriter& out, RunStats& stats, const StopFlag* stop) {
   Sink sink(p, o, out, stats, "record");
   KS_RETURN_IF_ERROR(sink.Open());
   StreamSource source(backend, in.stream, in.start, in.follow);

@@ -9,6 +9,7 @@
 #include <string>
 
 #include "core/env.h"
+#include "core/stop_flag.h"
 #include "io/record_writer.h"
 #include "store/backend.h"
 #include "window/processor.h"
@@ -38,7 +39,7 @@ struct RunStats {
 
 // Reads fd to its end (or until *stop), then emits every open window.
 Status RunOnInput(Processor& processor, int fd, Env* env, const RunOptions& options,
-                  RecordWriter& out, RunStats& stats, const volatile bool* stop);
+                  RecordWriter& out, RunStats& stats, const StopFlag* stop);
 
 struct StreamInput {
   std::string stream;
@@ -49,6 +50,6 @@ struct StreamInput {
 // is its arrival time unless there is a time field.
 Status RunOnStream(Processor& processor, Backend& backend, const StreamInput& input, Env* env,
                    const RunOptions& options, RecordWriter& out, RunStats& stats,
-                   const volatile bool* stop);
+                   const StopFlag* stop);
 
 }  // namespace kstream::window

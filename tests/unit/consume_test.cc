@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "consume/consumer.h"
+#include "core/stop_flag.h"
 #include "core/text.h"
 #include "io/record_writer.h"
 #include "pipe_fixture.h"
@@ -156,7 +157,7 @@ struct Runner {
   ConsumerOptions o;
   OutFile out;
   RecordWriter w;
-  volatile bool stop = false;
+  StopFlag stop{false};
   std::atomic<bool> started{false}, done{false}, hold{false}, parked{false};
   Status status;
   ConsumerStats stats;

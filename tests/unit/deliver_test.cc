@@ -251,7 +251,7 @@ struct DeliverFixture {
   std::function<Result<bool>(uint64_t)> owns;
   DeliverOptions options;
   GroupOptions group;
-  bool stop = false;
+  StopFlag stop{false};
   std::multiset<std::string> put;
 
  private:

@@ -80,7 +80,7 @@ struct WorkerFixture : kstest::TestStore {
   std::unique_ptr<StreamWriter> writer;
   std::unique_ptr<LeaseTable> table;
   GroupOptions options;
-  bool stop = false;
+  StopFlag stop{false};
   int total = 0;
 
  private:

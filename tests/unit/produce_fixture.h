@@ -12,6 +12,7 @@
 #include <thread>
 #include <vector>
 
+#include "core/stop_flag.h"
 #include "io/record_reader.h"
 #include "io/record_writer.h"
 #include "pipe_fixture.h"
@@ -120,7 +121,7 @@ struct BackgroundProducer {
   OutFile out;
   RecordWriter results{out.fd(), OutputFormat::kLines};
   std::unique_ptr<StreamWriter> writer;
-  volatile bool stop = false;
+  StopFlag stop{false};
   std::atomic<bool> done{false};
   Status status;
   ProducerStats stats;
