@@ -2,6 +2,7 @@
 // the AWS CLI, boto3, the AWS SDKs and the KCL work against it.
 #include "cli/serve.h"
 #include "cli/tool.h"
+#include "core/stop_flag.h"
 
 using namespace kstream;
 
@@ -25,7 +26,7 @@ do). The JavaScript SDK v3 needs an HTTP/1.1 handler:
 requestHandler: new NodeHttpHandler().
 )";
 
-volatile bool g_stop = false;
+StopFlag g_stop{false};
 
 }  // namespace
 
