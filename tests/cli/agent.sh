@@ -212,6 +212,30 @@ for line in sys.stdin:
 print("ok")')
 expect_eq ok "$key" "DETERMINISTIC keys are the MD5 of the record"
 
+# --- a line over the Kinesis limit is cut and ends with truncatedRecordTerminator.
+expect_ok kstream create big
+python3 -c 'import sys; sys.stdout.write("short\n" + "x" * (2 << 20) + "\nafter\n")' >"$LOGS/big.log"
+cat >"$WORK/big.json" <<JSON
+{ "checkpointFile": "$WORK/big.cp",
+  "flows": [ { "filePattern": "$LOGS/big.log", "kinesisStream": "big",
+               "initialPosition": "START_OF_FILE", "partitionKeyOption": "DETERMINISTIC",
+               "truncatedRecordTerminator": "[cut]" } ] }
+JSON
+expect_ok kstream-agent -c "$WORK/big.json" --once --stats
+expect_eq 1 "$(stat_field "$OUT" truncatedRecords)"
+expect_py "the long line is cut to 1 MiB with its key, ending in the terminator" '
+import base64, json, subprocess
+out = subprocess.run(["kstream-get", "big", "--json"], capture_output=True, text=True).stdout
+recs = {}
+for line in out.splitlines():
+    e = json.loads(line)
+    d = base64.b64decode(e["Data"])
+    recs[d[:5]] = (e["PartitionKey"], d)
+assert set(recs) == {b"short", b"xxxxx", b"after"}, list(recs)
+key, data = recs[b"xxxxx"]
+assert len(key) + len(data) == 1048576, (len(key), len(data))
+assert data.endswith(b"[cut]") and data[:-5] == b"x" * (len(data) - 5)'
+
 # --- two flows, two streams, converters in order; ADDMETADATA from flags.
 expect_ok kstream create app
 expect_ok kstream create sys
