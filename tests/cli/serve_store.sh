@@ -91,7 +91,9 @@ assert codes[:5] == ["ok"] * 5, codes
 ' "$SERVE_URL"
 stop_serve
 
-# SIGTERM while two clients write: exit 0, and every acknowledged record is stored.
+# Resharding by kstream-scale while two clients write through the server,
+# then SIGTERM: no put fails, the server exits 0, and every acknowledged
+# record is stored exactly once.
 start_serve
 python3 "$KSTREAM_SRC/tests/cli/serve_writer.py" "$SERVE_URL" mix c 1000000 50 >"$WORK/c.acks" &
 c_pid=$!
@@ -99,11 +101,20 @@ python3 "$KSTREAM_SRC/tests/cli/serve_writer.py" "$SERVE_URL" mix d 1000000 7 >"
 d_pid=$!
 wait_until 30 "both writers had acknowledgements" has_lines 100 "$WORK/d.acks"
 wait_until 30 "both writers had acknowledgements" has_lines 100 "$WORK/c.acks"
+expect_ok kstream-scale mix resize 8
+acked=$(wc -l <"$WORK/d.acks")
+wait_until 30 "writes go on after the resize" has_lines $((acked + 50)) "$WORK/d.acks"
+expect_ok kstream-scale mix resize 4
+acked=$(wc -l <"$WORK/d.acks")
+wait_until 30 "writes go on after the second resize" has_lines $((acked + 50)) "$WORK/d.acks"
 stop_serve
 wait_exit 30 "$c_pid"
+expect_eq 0 "$STATUS" "writer c (a failed put would stop it with status 1)"
 wait_exit 30 "$d_pid"
+expect_eq 0 "$STATUS" "writer d"
 expect_ok kstream-get mix
 sort "$OUT" >"$WORK/after.sorted"
 cut -d' ' -f2- "$WORK/c.acks" "$WORK/d.acks" | sort >"$WORK/acked.sorted"
 expect_eq "" "$(comm -23 "$WORK/acked.sorted" "$WORK/after.sorted" | head -n 3)" "acknowledged records missing from the store"
+expect_eq "" "$(grep -E '^(c|d) record' "$WORK/after.sorted" | uniq -d | head -n 3)" "records stored twice"
 finish
