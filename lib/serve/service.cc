@@ -1,6 +1,10 @@
 #include "serve/service.h"
 
+#include <poll.h>
+#include <unistd.h>
+
 #include <chrono>
+#include <thread>
 
 #include "core/text.h"
 
@@ -126,50 +130,86 @@ void Service::WriteShard(Writer& out, const ShardMeta& s) const {
   out.EndObject();
 }
 
-// ---- pooled writers ----
+// ---- the shared writer of each stream, with group commit ----
 
-Result<std::unique_ptr<StreamWriter>> Service::TakeWriter(const std::string& stream) {
-  {
-    std::lock_guard<std::mutex> lock(writers_mu_);
-    auto it = idle_writers_.find(stream);
-    if (it != idle_writers_.end() && !it->second.empty()) {
-      auto w = std::move(it->second.back());
-      it->second.pop_back();
-      return w;
-    }
-  }
-  return backend_->OpenWriter(stream, options_.sync);
-}
+struct Service::SharedWriter {
+  std::mutex mu;  // guards writer: appends and sync requests take turns
+  std::unique_ptr<StreamWriter> writer;
+};
 
-void Service::ReturnWriter(const std::string& stream, std::unique_ptr<StreamWriter> writer) {
+Result<std::shared_ptr<Service::SharedWriter>> Service::WriterFor(const std::string& stream) {
   std::lock_guard<std::mutex> lock(writers_mu_);
-  auto& idle = idle_writers_[stream];
-  if (idle.size() < 16) idle.push_back(std::move(writer));
+  auto it = writers_.find(stream);
+  if (it != writers_.end()) return it->second;
+  KS_ASSIGN_OR_RETURN(auto writer, backend_->OpenWriter(stream, options_.sync));
+  auto shared = std::make_shared<SharedWriter>();
+  shared->writer = std::move(writer);
+  writers_[stream] = shared;
+  return shared;
 }
 
 void Service::DropWriters(const std::string& stream) {
-  std::vector<std::unique_ptr<StreamWriter>> doomed;
+  std::shared_ptr<SharedWriter> doomed;  // destroyed outside the lock
   std::lock_guard<std::mutex> lock(writers_mu_);
-  auto it = idle_writers_.find(stream);
-  if (it == idle_writers_.end()) return;
+  auto it = writers_.find(stream);
+  if (it == writers_.end()) return;
   doomed = std::move(it->second);
-  idle_writers_.erase(it);
+  writers_.erase(it);
 }
+
+namespace {
+
+// Waits until the writer's sync ticket reaches `ticket`. The writer's sync
+// thread pokes its event fd after each sync; several requests may wait at
+// once, so whoever sees the poke drains it and the others also wake within
+// a couple of milliseconds by timeout.
+Status AwaitSync(std::mutex& mu, StreamWriter& writer, uint64_t ticket) {
+  for (;;) {
+    int fd;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      KS_ASSIGN_OR_RETURN(uint64_t synced, writer.SyncedTicket());
+      if (synced >= ticket) return Status::Ok();
+      fd = writer.sync_event_fd();
+    }
+    if (fd < 0) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(1));
+      continue;
+    }
+    pollfd p{fd, POLLIN, 0};
+    if (::poll(&p, 1, 2) > 0 && (p.revents & POLLIN)) {
+      uint64_t count;
+      (void)!::read(fd, &count, sizeof(count));  // non-blocking: another waiter may have drained it
+    }
+  }
+}
+
+}  // namespace
 
 Status Service::Put(const std::string& stream, std::span<const kstream::PutRecord> records,
                     std::vector<PutResult>& results) {
-  // A pooled writer whose stream was deleted (and maybe re-created) by
-  // someone else fails with kNotFound: retry once with a fresh one.
+  // A writer whose stream was deleted (and maybe re-created) by someone else
+  // fails with kNotFound: retry once with a fresh one.
   for (int attempt = 0;; ++attempt) {
-    KS_ASSIGN_OR_RETURN(auto writer, TakeWriter(stream));
-    Status s = writer->Put(records, results);
-    if (s.ok()) s = writer->Sync();
-    if (s.ok()) {
-      ReturnWriter(stream, std::move(writer));
-      return s;
+    KS_ASSIGN_OR_RETURN(auto shared, WriterFor(stream));
+    Status s;
+    uint64_t ticket = 0;
+    {
+      std::lock_guard<std::mutex> lock(shared->mu);
+      s = shared->writer->Put(records, results);
+      if (s.ok()) {
+        auto t = shared->writer->BeginSync();
+        if (t.ok())
+          ticket = *t;
+        else
+          s = t.status();
+      }
     }
-    if (s.code() != StatusCode::kNotFound || attempt > 0) return s;
+    if (s.ok()) s = AwaitSync(shared->mu, *shared->writer, ticket);
+    if (s.ok()) return s;
+    // A failed writer is not used again (a failed sync sticks to it).
     DropWriters(stream);
+    if (s.code() != StatusCode::kNotFound || attempt > 0) return s;
   }
 }
 

@@ -2,10 +2,11 @@
 // operation, independent of HTTP. Call() takes the decoded request body and
 // writes the response body (JSON or CBOR) or returns the service's error.
 //
-// Thread-safe: many requests run at once. Writers are pooled per stream (a
-// StreamWriter is single-threaded, so each request takes one out and puts it
-// back), and a PutRecord(s) answer is sent only once its records are as
-// durable as the sync mode asks.
+// Thread-safe: many requests run at once. Puts to a stream share one writer
+// (appends take turns; a StreamWriter is single-threaded) and its group
+// commit: each request waits for a sync that covers its records, so requests
+// in flight together share their fsyncs. A PutRecord(s) answer is sent only
+// once its records are as durable as the sync mode asks.
 #pragma once
 
 #include <cstdint>
@@ -85,15 +86,15 @@ class Service {
   // Puts records through a pooled writer, syncing as options_.sync asks.
   Status Put(const std::string& stream, std::span<const kstream::PutRecord> records,
              std::vector<PutResult>& results);
-  Result<std::unique_ptr<StreamWriter>> TakeWriter(const std::string& stream);
-  void ReturnWriter(const std::string& stream, std::unique_ptr<StreamWriter> writer);
+  struct SharedWriter;
+  Result<std::shared_ptr<SharedWriter>> WriterFor(const std::string& stream);
   void DropWriters(const std::string& stream);
 
   Backend* backend_;
   ServiceOptions options_;
   Throttle throttle_;
   std::mutex writers_mu_;
-  std::map<std::string, std::vector<std::unique_ptr<StreamWriter>>> idle_writers_;
+  std::map<std::string, std::shared_ptr<SharedWriter>> writers_;  // guarded by writers_mu_
   // Serializes reshards and tag changes of the server's own requests (the
   // store serializes them across processes; this keeps UpdateShardCount's
   // sequence of steps from interleaving with another request's).
