@@ -8,6 +8,8 @@
 #include "cli/tool.h"
 #include "core/stop_flag.h"
 #include "core/text.h"
+#include "kpl/aggregate.h"
+#include "produce/failed_log.h"
 #include "produce/producer.h"
 #include "store/local_store.h"
 
@@ -21,6 +23,8 @@ constexpr char kExamples[] = R"(Examples:
   kstream-put events --key-field user.id < events.ndjson
   printf 'hello\n' | kstream-put logs -k web-1 --sync always --print
   kstream-put logs --json < entries.ndjson     # {"PartitionKey":..,"Data":"<base64>"}
+  kstream-put metrics --aggregate --stats < small-records.txt   # KPL aggregation
+  kstream-put logs --skip-invalid --failed rejected.ndjson < input.ndjson
 )";
 
 StopFlag g_stop{false};
@@ -33,7 +37,8 @@ int main(int argc, char** argv) {
   cli::CommonOptions common;
   cli::AddCommonOptions(app, common, kTool);
   std::string stream, partition_key, key_field, explicit_hash_key, sync = "batch", linger = "0ms";
-  bool json = false, null_delimited = false;
+  std::string batch_bytes = "4MiB", aggregate_max_size = "51200", failed_file;
+  bool json = false, null_delimited = false, print_stats = false;
   ProducerOptions o;
   app.add_option("stream", stream, "Stream to write to")->required();
   auto* key_opt = app.add_option("-k,--partition-key", partition_key,
@@ -53,12 +58,34 @@ int main(int argc, char** argv) {
   app.add_option("--sync", sync, "Durability before a record counts as written")
       ->check(CLI::IsMember({"always", "batch", "never"}))
       ->capture_default_str();
-  app.add_option("--linger", linger, "Longest a record waits to be batched")
-      ->type_name("DURATION")
-      ->capture_default_str();
-  app.add_option("--batch-records", o.batch_records, "Most records per write")
+  auto* linger_opt = app.add_option("--linger", linger,
+                                    "Longest a record waits to be batched (RecordMaxBufferedTime; "
+                                    "default 0ms, 100ms with --aggregate)")
+                         ->type_name("DURATION");
+  app.add_option("--batch-records", o.batch_records,
+                 "Most Kinesis records per write (CollectionMaxCount)")
       ->check(CLI::Range(1, 1000000))
       ->capture_default_str();
+  app.add_option("--batch-bytes", batch_bytes, "Most bytes per write (CollectionMaxSize)")
+      ->type_name("SIZE")
+      ->capture_default_str();
+  app.add_flag("-a,--aggregate", o.aggregate,
+               "Pack records bound for one shard into KPL aggregated records");
+  app.add_option("--aggregate-max-count", o.aggregation.max_count,
+                 "Most user records per aggregate (AggregationMaxCount)")
+      ->check(CLI::Range(uint64_t(1), kpl::kDefaultMaxCount))
+      ->capture_default_str();
+  app.add_option("--aggregate-max-size", aggregate_max_size,
+                 "Most bytes per aggregated record (AggregationMaxSize, at most 1MiB)")
+      ->type_name("SIZE")
+      ->capture_default_str();
+  app.add_option("--failed", failed_file,
+                 "Append records not written to FILE, one JSON line each "
+                 "(default: write errors to stderr)")
+      ->type_name("FILE");
+  app.add_flag("--stats", print_stats,
+               "Print counters on stderr at the end: user and Kinesis records, aggregation "
+               "ratio, latency percentiles");
   app.add_flag("-p,--print", o.print_results,
                "Print {\"ShardId\",\"SequenceNumber\"} per record once it is durable");
   app.add_flag("--skip-invalid", o.skip_invalid,
@@ -84,9 +111,24 @@ int main(int argc, char** argv) {
     if (!h.ok()) return cli::UsageError(kTool, h.status().message());
     o.explicit_hash_key = *h;
   }
+  // Locally a write costs little, so records go out as soon as input pauses;
+  // aggregation only pays if a trickle is held a while, as the KPL holds it.
+  if (o.aggregate && linger_opt->count() == 0) linger = "100ms";
   auto linger_ms = ParseDuration(linger);
   if (!linger_ms.ok()) return cli::UsageError(kTool, "--linger: " + linger_ms.status().message());
   o.linger_ms = *linger_ms;
+  auto bytes = ParseSize(batch_bytes);
+  if (!bytes.ok() || *bytes == 0)
+    return cli::UsageError(kTool, "--batch-bytes: " + (bytes.ok() ? std::string("must be positive")
+                                                                  : bytes.status().message()));
+  o.batch_bytes = *bytes;
+  auto max_size = ParseSize(aggregate_max_size);
+  if (!max_size.ok() || *max_size < 64 || *max_size > kMaxRecordBytes)
+    return cli::UsageError(
+        kTool, "--aggregate-max-size: " + (max_size.ok() ? std::string("must be 64 to 1MiB")
+                                                         : max_size.status().message()));
+  // The Kinesis record also carries the one-byte partition key "a".
+  o.aggregation.max_size = std::min<size_t>(*max_size, kMaxRecordBytes - 1);
   o.sync = ParseSyncMode(sync).value();
 
   cli::InstallStopHandlers(&g_stop);
@@ -95,6 +137,10 @@ int main(int argc, char** argv) {
   LocalStore store(Env::Default(), common.StoreRoot());
   auto writer = store.OpenWriter(stream, o.sync);
   if (!writer.ok()) return cli::Fail(kTool, writer.status());
+  o.list_shards = [&] { return store.ListShards(stream); };
+  FailedRecordLog failed(Env::Default(), failed_file);
+  if (Status s = failed.Open(); !s.ok()) return cli::Fail(kTool, s.Prefixed("--failed"));
+  o.on_failed = [&](const FailedRecord& f) { failed.Add(f); };
 
   const auto started = std::chrono::steady_clock::now();
   // JSON entries carry base64 data, a third larger than the record itself.
@@ -105,6 +151,13 @@ int main(int argc, char** argv) {
   ProducerStats stats;
   Status s = RunProducer(**writer, input, o, results, stats, Env::Default(), &g_stop);
   progress.Finish();
+  Status logged = failed.Close();
+  if (print_stats) {
+    std::string line;
+    AppendProducerStats(line, stats, 0, 0);
+    std::cerr << line;
+  }
+  if (!logged.ok()) cli::Fail(kTool, logged.Prefixed("--failed"));
   if (stats.skipped > 0 && !common.quiet)
     std::cerr << kTool << ": skipped " << stats.skipped
               << " invalid record(s); first: " << stats.first_skip_reason << "\n";
@@ -116,9 +169,13 @@ int main(int argc, char** argv) {
   }
   if (!s.ok()) {
     cli::Fail(kTool, s);
-    if (!common.quiet)
+    if (!common.quiet) {
       std::cerr << kTool << ": " << stats.records << " record(s) were written before the error\n";
+      if (stats.failed > 0)
+        std::cerr << kTool << ": " << stats.failed << " record(s) failed to be written ("
+                  << (failed_file.empty() ? "listed above" : "listed in " + failed_file) << ")\n";
+    }
     return cli::kExitFailure;
   }
-  return cli::kExitOk;
+  return logged.ok() ? cli::kExitOk : cli::kExitFailure;
 }

@@ -115,6 +115,10 @@ int main(int argc, char** argv) {
   app.add_option("--timestamp", timestamp, "With --iterator AT_TIMESTAMP")
       ->type_name("TIME")
       ->group("Input");
+  bool no_deaggregate = false;
+  app.add_flag("--no-deaggregate", no_deaggregate,
+               "With --stream: read KPL aggregated records as stored, not their user records")
+      ->group("Input");
   app.add_flag("--strict", run.strict, "Stop at the first bad record, naming its line")
       ->group("Bad input");
   app.add_option("--late", run.late_file, "Write late records to FILE instead of dropping them")
@@ -126,8 +130,10 @@ int main(int argc, char** argv) {
 
   auto config = ConfigFromFlags(flags);
   if (!config.ok()) return cli::UsageError(kTool, config.status().message());
-  if (in.stream.empty() && (in.follow || !iterator.empty() || !timestamp.empty()))
-    return cli::UsageError(kTool, "--follow, --iterator and --timestamp go with --stream");
+  if (in.stream.empty() && (in.follow || !iterator.empty() || !timestamp.empty() || no_deaggregate))
+    return cli::UsageError(
+        kTool, "--follow, --iterator, --timestamp and --no-deaggregate go with --stream");
+  in.deaggregate = !no_deaggregate;
   if (!in.stream.empty()) {
     if (Status s = ValidateStreamName(in.stream); !s.ok())
       return cli::UsageError(kTool, s.message());
@@ -169,6 +175,9 @@ int main(int argc, char** argv) {
                 << (run.late_file.empty() ? "dropped" : "written to " + run.late_file) << "\n";
     if (stats.corrupt > 0)
       std::cerr << kTool << ": warning: skipped " << stats.corrupt << " damaged record(s)\n";
+    if (stats.malformed > 0)
+      std::cerr << kTool << ": warning: " << stats.malformed
+                << " malformed KPL aggregated record(s) read as they are\n";
   }
   if (stats_flag)
     std::cerr << "{\"records\":" << stats.records << ",\"aggregated\":" << stats.aggregated

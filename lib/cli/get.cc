@@ -42,6 +42,8 @@ void AddGetOptions(CLI::App& app, GetCommand& c) {
   app.add_flag("--json", c.json, "Print each record as a Kinesis-style JSON envelope");
   app.add_flag("-0,--null", c.null_delimited, "End records with NUL instead of newline");
   app.add_flag("--ordered", c.ordered, "Merge all shards by arrival time");
+  app.add_flag("--no-deaggregate", c.no_deaggregate,
+               "KPL aggregated records as stored, not their user records");
   app.add_option("-g,--group", c.group,
                  "Consume as a worker of this consumer group: leases and checkpoints")
       ->type_name("APP");
@@ -138,6 +140,7 @@ Status CheckGroup(const CLI::App& app, const GetCommand& c, Checked& k) {
   g.worker = c.worker.empty() ? DefaultWorkerId() : c.worker;
   g.start = k.read.start;
   g.follow = c.follow;
+  g.deaggregate = k.read.deaggregate;
   g.limit = k.read.limit;
   KS_RETURN_IF_ERROR(CheckDuration(c.lease_timeout, "--lease-timeout", 300, g.lease_timeout_ms));
   KS_RETURN_IF_ERROR(
@@ -182,6 +185,7 @@ Status Check(const CLI::App& app, const GetCommand& c, Checked& k) {
   if (has_seq && o.shards.empty()) o.shards.push_back(SequenceShardIndex(o.start.sequence));
   o.follow = c.follow;
   o.ordered = c.ordered;
+  o.deaggregate = !c.no_deaggregate;
   if (c.limit >= 0) o.limit = uint64_t(c.limit);
   KS_RETURN_IF_ERROR(CheckGroup(app, c, k));
   return CheckExec(app, c, k);
@@ -194,9 +198,13 @@ void PrintSummary(const std::string& tool, uint64_t records, uint64_t bytes,
   std::cerr << tool << ": " << records << " records, " << bytes << " bytes in " << secs << " s\n";
 }
 
-void WarnCorrupt(const std::string& tool, uint64_t corrupt, bool quiet) {
-  if (corrupt > 0 && !quiet)
+void WarnCorrupt(const std::string& tool, uint64_t corrupt, uint64_t malformed, bool quiet) {
+  if (quiet) return;
+  if (corrupt > 0)
     std::cerr << tool << ": warning: skipped " << corrupt << " damaged record(s) (CRC mismatch)\n";
+  if (malformed > 0)
+    std::cerr << tool << ": warning: " << malformed
+              << " malformed KPL aggregated record(s) passed on as they are\n";
 }
 
 // Where --exec batches that keep failing go, if anywhere.
@@ -235,7 +243,7 @@ int RunGroup(LocalStore& store, const GetCommand& c, Checked& k, const CommonOpt
   const auto started = std::chrono::steady_clock::now();
   Status s = RunGroupWorker(store, **table, store.env(), c.stream, k.group, handler, stats, stop);
   progress.Finish();
-  WarnCorrupt(tool, stats.corrupt, common.quiet);
+  WarnCorrupt(tool, stats.corrupt, stats.malformed, common.quiet);
   if (common.verbose) {
     PrintSummary(tool, stats.records, stats.bytes, started);
     if (exec)
@@ -264,7 +272,7 @@ int RunGet(const CLI::App& app, const GetCommand& c, const CommonOptions& common
   const auto started = std::chrono::steady_clock::now();
   Status s = RunConsumer(store, c.stream, k.read, out, stats, stop);
   progress.Finish();
-  WarnCorrupt(tool, stats.corrupt, common.quiet);
+  WarnCorrupt(tool, stats.corrupt, stats.malformed, common.quiet);
   if (common.verbose) PrintSummary(tool, stats.records, stats.bytes, started);
   if (!s.ok()) return Fail(tool, s);
   return kExitOk;

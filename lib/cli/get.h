@@ -19,6 +19,7 @@ struct GetCommand {
   std::vector<std::string> shard_ids;
   std::string iterator = "TRIM_HORIZON", sequence, timestamp;
   bool follow = false, json = false, null_delimited = false, ordered = false;
+  bool no_deaggregate = false;
   int64_t limit = -1;
   // Consumer groups.
   std::string group, worker;

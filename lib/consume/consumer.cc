@@ -103,7 +103,8 @@ class Consumer {
   }
 
   Status Open(uint64_t index, const StartPosition& start) {
-    KS_ASSIGN_OR_RETURN(auto cursor, backend_.OpenCursor(stream_, index, start));
+    KS_ASSIGN_OR_RETURN(auto cursor, OpenReadCursor(backend_, stream_, index, start,
+                                                    {o_.deaggregate, &stats_.malformed}));
     started_.insert(index);
     active_[index].cursor = std::move(cursor);
     return Status::Ok();

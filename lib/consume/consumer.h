@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "consume/deaggregate.h"
 #include "core/stop_flag.h"
 #include "io/record_writer.h"
 #include "store/backend.h"
@@ -18,7 +19,8 @@ namespace kstream {
 struct ConsumerStats {
   uint64_t records = 0;
   uint64_t bytes = 0;
-  uint64_t corrupt = 0;  // damaged records skipped
+  uint64_t corrupt = 0;    // damaged records skipped
+  uint64_t malformed = 0;  // malformed KPL aggregates passed on raw
 };
 
 struct ConsumerOptions {
@@ -27,6 +29,7 @@ struct ConsumerOptions {
   bool follow = false;
   std::optional<uint64_t> limit;
   bool ordered = false;            // merge shards by arrival time
+  bool deaggregate = true;         // KPL aggregates as their user records
   int metadata_refresh_ms = 1000;  // how often a follower looks for new shards
   std::function<void(const ConsumerStats&)> on_progress;  // after each pass
 };

@@ -7,6 +7,7 @@
 #include <map>
 #include <memory>
 
+#include "consume/deaggregate.h"
 #include "consume/group_leases.h"
 #include "consume/lease_coordinator.h"
 #include "core/stop_flag.h"
@@ -108,7 +109,8 @@ class GroupWorker {
       // Opened before the shard is entered, so a failure leaves no state
       // whose checkpoint the shutdown would write over the lease's.
       KS_ASSIGN_OR_RETURN(auto cursor,
-                          backend_.OpenCursor(stream_, l.shard, l.checkpoint.ResumePosition()));
+                          OpenReadCursor(backend_, stream_, l.shard, l.checkpoint.ResumePosition(),
+                                         {o_.deaggregate, &stats_.malformed}));
       Shard& s = shards_[l.shard];
       s.cursor = std::move(cursor);
       s.delivered = s.written = l.checkpoint;
@@ -141,7 +143,7 @@ class GroupWorker {
         break;
       }
       s.last_handed = s.pending[s.pending.size() - 1].sequence;
-      s.handled = Checkpoint::Sequence(*s.last_handed);
+      s.handled = Checkpoint::Through(s.pending[s.pending.size() - 1]);
       unflushed_records_ += s.pending.size();
       for (size_t i = 0; i < s.pending.size(); ++i) unflushed_bytes_ += s.pending[i].data.size();
       s.pending.Clear();

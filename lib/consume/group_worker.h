@@ -31,7 +31,8 @@ namespace kstream {
 struct GroupStats {
   uint64_t records = 0;  // delivered
   uint64_t bytes = 0;
-  uint64_t corrupt = 0;  // damaged records skipped
+  uint64_t corrupt = 0;    // damaged records skipped
+  uint64_t malformed = 0;  // malformed KPL aggregates passed on raw
 };
 
 struct GroupOptions {
@@ -41,6 +42,7 @@ struct GroupOptions {
   int64_t checkpoint_interval_ms = 1000;
   StartPosition start;                                 // where a new group starts
   bool follow = false;                                 // else stop once the held shards are read
+  bool deaggregate = true;                             // KPL aggregates as their user records
   std::optional<uint64_t> limit;                       // stop after this many records delivered
   std::function<void(const std::string&)> log;         // lease and checkpoint events (verbose)
   std::function<void(const GroupStats&)> on_progress;  // after each pass

@@ -35,8 +35,9 @@ StartPosition Checkpoint::ResumePosition() const {
       p.type = IteratorType::kLatest;
       break;
     case Kind::kSequence:
-      p.type = IteratorType::kAfterSequenceNumber;
+      p.type = sub_sequence ? IteratorType::kAtSequenceNumber : IteratorType::kAfterSequenceNumber;
       p.sequence = sequence;
+      p.after_sub_sequence = sub_sequence;
       break;
     case Kind::kTrimHorizon:
     case Kind::kShardEnd:
@@ -90,6 +91,9 @@ void EncodeLease(std::string& o, const Lease& l) {
   o += ", \"checkpoint\": \"" + l.checkpoint.ToString() + "\"";
   if (l.checkpoint.kind == Checkpoint::Kind::kAtTimestamp)
     o += ", \"checkpointTimestampMs\": " + std::to_string(l.checkpoint.timestamp_ms);
+  // Only inside an aggregate, so files stay as they were for plain records.
+  if (l.checkpoint.sub_sequence)
+    o += ", \"checkpointSubSequenceNumber\": " + std::to_string(*l.checkpoint.sub_sequence);
   o += ", \"ownerSwitchesSinceCheckpoint\": " + std::to_string(l.owner_switches);
   o += ", \"parentShardId\": [";
   for (size_t i = 0; i < l.parents.size(); ++i)
@@ -120,6 +124,11 @@ Status DecodeLease(simdjson::dom::element e, Lease& l) {
   auto cp = ParseCheckpoint(checkpoint, timestamp_ms);
   if (!cp.ok()) return bad;
   l.checkpoint = *cp;
+  uint64_t sub_sequence;
+  if (!e["checkpointSubSequenceNumber"].get(sub_sequence)) {
+    if (l.checkpoint.kind != Checkpoint::Kind::kSequence || sub_sequence > UINT32_MAX) return bad;
+    l.checkpoint.sub_sequence = uint32_t(sub_sequence);
+  }
   for (simdjson::dom::element p : parents) {
     auto parent = DecodeShardId(p);
     if (!parent.ok()) return bad;

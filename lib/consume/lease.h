@@ -11,6 +11,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -30,16 +31,27 @@ struct Checkpoint {
   Kind kind = Kind::kTrimHorizon;
   uint128 sequence = 0;      // kSequence: the last record processed
   int64_t timestamp_ms = 0;  // kAtTimestamp: where the group starts
+  // kSequence inside a KPL aggregate: the last user record processed of the
+  // record `sequence` (KCL checkpointSubSequenceNumber). Absent: the whole
+  // record was processed (and lease files written before it existed).
+  std::optional<uint32_t> sub_sequence = std::nullopt;
 
   static Checkpoint Sequence(uint128 seq) { return {Kind::kSequence, seq, 0}; }
+  // Through this record: a user record of an aggregate keeps its sub-sequence.
+  static Checkpoint Through(const RecordBatch::Record& r) {
+    return {Kind::kSequence, r.sequence, 0, r.sub_sequence};
+  }
   static Checkpoint ShardEnd() { return {Kind::kShardEnd, 0, 0}; }
   bool operator==(const Checkpoint&) const = default;
   bool at_shard_end() const { return kind == Kind::kShardEnd; }
 
   // "TRIM_HORIZON", "LATEST", "AT_TIMESTAMP", "SHARD_END" or the decimal number.
   std::string ToString() const;
-  // Where a reader resumes: AFTER_SEQUENCE_NUMBER of a sequence checkpoint,
-  // the sentinel's own position otherwise. Not for SHARD_END.
+  // Where a reader resumes: AFTER_SEQUENCE_NUMBER of a sequence checkpoint
+  // (AT_SEQUENCE_NUMBER with after_sub_sequence inside an aggregate: a
+  // de-aggregating reader skips the processed user records, a raw one reads
+  // the record again), the sentinel's own position otherwise. Not for
+  // SHARD_END.
   StartPosition ResumePosition() const;
 };
 

@@ -13,7 +13,12 @@ void AppendRecordEnvelope(std::string& out, uint64_t shard_index, const RecordBa
   out += ShardIdFor(shard_index);
   out += "\",\"SequenceNumber\":\"";
   AppendDecimal(out, r.sequence);
-  out += "\",\"PartitionKey\":";
+  out += '"';
+  if (r.sub_sequence) {
+    out += ",\"SubSequenceNumber\":";
+    out += std::to_string(*r.sub_sequence);
+  }
+  out += ",\"PartitionKey\":";
   AppendJsonString(out, r.partition_key);
   out += ",\"ApproximateArrivalTimestamp\":";
   AppendEpochSeconds(out, r.arrival_ms);

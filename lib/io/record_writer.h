@@ -11,13 +11,16 @@ namespace kstream {
 enum class OutputFormat { kLines, kNull, kJson };
 
 // Appends r as one Kinesis-style JSON object (no newline): {"ShardId",
-// "SequenceNumber","PartitionKey","ApproximateArrivalTimestamp"
-// [,"ExplicitHashKey"],"Data"(base64)}.
+// "SequenceNumber"[,"SubSequenceNumber"],"PartitionKey",
+// "ApproximateArrivalTimestamp"[,"ExplicitHashKey"],"Data"(base64)}; the
+// sub-sequence number only for a user record of a KPL aggregate.
 void AppendRecordEnvelope(std::string& out, uint64_t shard_index, const RecordBatch::Record& r);
 
 class RecordWriter {
  public:
-  RecordWriter(int fd, OutputFormat format) : fd_(fd), format_(format) { buf_.reserve(kFlushAt * 2); }
+  RecordWriter(int fd, OutputFormat format) : fd_(fd), format_(format) {
+    buf_.reserve(kFlushAt * 2);
+  }
 
   // False once the reader of the pipe went away (EPIPE): stop quietly.
   bool Write(uint64_t shard_index, const RecordBatch::Record& r) {

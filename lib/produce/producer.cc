@@ -2,7 +2,10 @@
 
 #include <unistd.h>
 
+#include <algorithm>
 #include <chrono>
+#include <cmath>
+#include <cstdio>
 #include <deque>
 
 #include "core/stop_flag.h"
@@ -10,6 +13,11 @@
 
 namespace kstream {
 namespace {
+
+// The partition key of an aggregated Kinesis record, as the KPL sets it: the
+// user records carry their own keys and the explicit hash key routes it.
+constexpr std::string_view kAggregateKey = "a";
+constexpr uint64_t kUnknownShard = ~uint64_t(0);
 
 // Counts Unicode code points (Kinesis limits keys in characters).
 size_t CountChars(std::string_view s) {
@@ -22,7 +30,7 @@ class Producer {
  public:
   Producer(StreamWriter& writer, const ProducerOptions& o, RecordWriter& results,
            ProducerStats& stats, Env* env)
-      : writer_(writer), o_(o), results_(results), stats_(stats), env_(env) {
+      : writer_(writer), o_(o), results_(results), stats_(stats), env_(env), agg_(o.aggregation) {
     rng_ = uint64_t(env->NowMillis()) * 0x9e3779b97f4a7c15ull ^ uint64_t(getpid()) << 32;
     last_flush_ms_ = last_sync_ms_ = env->NowMillis();
   }
@@ -34,13 +42,24 @@ class Producer {
     const std::string where = "line " + std::to_string(item.number) + ": ";
     if (o_.skip_invalid) {
       if (stats_.skipped++ == 0) stats_.first_skip_reason = where + s.message();
+      if (o_.on_failed)
+        o_.on_failed({item.number, s.message(), std::nullopt, std::nullopt, item.data});
       return Status::Ok();
     }
     return Status::InvalidArgument(where + s.message());
   }
 
   bool BatchFull() const {
+    if (o_.aggregate)
+      return agg_.kinesis_records() >= o_.batch_records || agg_.bytes() >= o_.batch_bytes;
     return pending_.size() >= o_.batch_records || arena_.size() >= o_.batch_bytes;
+  }
+
+  // --aggregate: (re)reads the shard map that predicts where records go.
+  Status LoadShardMap() {
+    if (!o_.aggregate) return Status::Ok();
+    KS_ASSIGN_OR_RETURN(shard_map_, o_.list_shards());
+    return Status::Ok();
   }
   bool HasPending() const { return !pending_.empty(); }
   int64_t MillisSinceFlush() const { return env_->NowMillis() - last_flush_ms_; }
@@ -51,17 +70,36 @@ class Producer {
     last_flush_ms_ = env_->NowMillis();
     if (pending_.empty()) return Status::Ok();
     views_.clear();
-    for (const auto& p : pending_)
-      views_.push_back({std::string_view(arena_.data() + p.offset, p.key_len),
-                        std::string_view(arena_.data() + p.offset + p.key_len, p.data_len),
-                        p.explicit_hash_key});
-    KS_RETURN_IF_ERROR(writer_.Put(views_, put_results_));
-    for (size_t i = 0; i < pending_.size(); ++i) {
-      unacked_.push_back({put_results_[i], pending_[i].data_len});
+    if (o_.aggregate) {
+      agg_.CloseAll();
+      for (const auto& out : agg_.outputs())
+        views_.push_back(out.aggregated ? PutRecord{kAggregateKey, agg_.data(out), out.hash_key}
+                                        : View(pending_[out.first_user]));
+    } else {
+      for (const auto& p : pending_) views_.push_back(View(p));
     }
+    if (Status s = writer_.Put(views_, put_results_); !s.ok()) {
+      ReportFailed(s);
+      return s;
+    }
+    bool missed = false;
+    for (size_t i = 0; i < pending_.size(); ++i) {
+      const Pending& p = pending_[i];
+      if (!o_.aggregate) {
+        unacked_.push_back({put_results_[i], std::nullopt, p.data_len, p.accepted_ms});
+        continue;
+      }
+      const auto& at = agg_.placement(uint32_t(i));
+      unacked_.push_back({put_results_[at.output], at.sub_sequence, p.data_len, p.accepted_ms});
+    }
+    for (size_t j = 0; o_.aggregate && j < views_.size(); ++j)
+      missed |= put_results_[j].shard_index != agg_.outputs()[j].predicted_shard;
+    stats_.kinesis_records += views_.size();
     unsubmitted_ += pending_.size();
     pending_.clear();
     arena_.clear();
+    agg_.Clear();
+    if (missed) KS_RETURN_IF_ERROR(LoadShardMap());  // the stream was resharded
     if (o_.sync != SyncMode::kBatch) return Acknowledge(unacked_.size());  // durable enough now
     return Status::Ok();
   }
@@ -109,7 +147,31 @@ class Producer {
     uint32_t key_len;
     uint32_t data_len;
     std::optional<uint128> explicit_hash_key;
+    uint64_t line;
+    int64_t accepted_ms;
   };
+
+  PutRecord View(const Pending& p) const {
+    return {std::string_view(arena_.data() + p.offset, p.key_len),
+            std::string_view(arena_.data() + p.offset + p.key_len, p.data_len),
+            p.explicit_hash_key};
+  }
+
+  // A failed write: every record of the batch is reported (some may be in
+  // the store: the writer does not say which).
+  void ReportFailed(const Status& s) {
+    stats_.failed += pending_.size();
+    if (!o_.on_failed) return;
+    for (const Pending& p : pending_) {
+      const PutRecord v = View(p);
+      o_.on_failed({p.line, s.message(), v.partition_key, v.explicit_hash_key, v.data});
+    }
+  }
+
+  uint64_t PredictShard(uint128 hash_key) const {
+    const ShardMeta* shard = shard_map_.OpenShardFor(hash_key);
+    return shard ? shard->index : kUnknownShard;
+  }
 
   Status AddChecked(const RecordReader::Item& item) {
     if (item.too_long)
@@ -141,7 +203,12 @@ class Producer {
       }
     }
     KS_RETURN_IF_ERROR(CheckRecordLimits(key, data.size()));
-    pending_.push_back({arena_.size(), uint32_t(key.size()), uint32_t(data.size()), ehk});
+    if (o_.aggregate) {
+      const uint128 hash_key = ehk ? *ehk : HashPartitionKey(key);
+      agg_.Add(PredictShard(hash_key), hash_key, {key, ehk, data});
+    }
+    pending_.push_back({arena_.size(), uint32_t(key.size()), uint32_t(data.size()), ehk,
+                        item.number, env_->NowMillis()});
     arena_.append(key);
     arena_.append(data);
     return Status::Ok();
@@ -156,6 +223,7 @@ class Producer {
 
   // Reports the oldest `count` written records.
   Status Acknowledge(size_t count) {
+    const int64_t now = env_->NowMillis();
     for (size_t i = 0; i < count; ++i) {
       const Unacked& u = unacked_[i];
       if (o_.print_results) {
@@ -164,10 +232,13 @@ class Producer {
         line_ += ShardIdFor(u.result.shard_index);
         line_ += "\",\"SequenceNumber\":\"";
         AppendDecimal(line_, u.result.sequence);
-        line_ += "\"}\n";
+        line_ += '"';
+        if (u.sub_sequence) line_ += ",\"SubSequenceNumber\":" + std::to_string(*u.sub_sequence);
+        line_ += "}\n";
         results_.Append(line_);
       }
       stats_.bytes += u.data_bytes;
+      stats_.latency.Add(now - u.accepted_ms);
     }
     stats_.records += count;
     unacked_.erase(unacked_.begin(), unacked_.begin() + std::ptrdiff_t(count));
@@ -178,7 +249,9 @@ class Producer {
 
   struct Unacked {
     PutResult result;
+    std::optional<uint32_t> sub_sequence;  // a user record in an aggregate
     uint32_t data_bytes;
+    int64_t accepted_ms;
   };
   struct SyncGroup {
     uint64_t ticket;
@@ -201,12 +274,67 @@ class Producer {
   size_t unsubmitted_ = 0;        // written records no sync covers yet
   bool in_flight_ = false;
   std::string line_;
+  ShardAggregation agg_;
+  StreamMeta shard_map_;
   uint64_t rng_;
   int64_t last_flush_ms_;
   int64_t last_sync_ms_;
 };
 
 }  // namespace
+
+void LatencyHistogram::Add(int64_t ms) {
+  constexpr size_t kBuckets = 10001;
+  if (buckets_.empty()) buckets_.resize(kBuckets);
+  ms = std::max<int64_t>(ms, 0);
+  ++buckets_[std::min<size_t>(size_t(ms), kBuckets - 1)];
+  ++count_;
+  max_ = std::max(max_, ms);
+}
+
+int64_t LatencyHistogram::Percentile(double p) const {
+  if (count_ == 0) return 0;
+  const uint64_t rank = std::max<uint64_t>(1, uint64_t(std::ceil(p * double(count_))));
+  uint64_t seen = 0;
+  for (size_t ms = 0; ms < buckets_.size(); ++ms) {
+    seen += buckets_[ms];
+    if (seen >= rank) return ms + 1 == buckets_.size() ? max_ : int64_t(ms);
+  }
+  return max_;
+}
+
+void AppendFailedRecord(std::string& out, const FailedRecord& f) {
+  out += "{\"Line\":" + std::to_string(f.line) + ",\"Error\":";
+  AppendJsonString(out, f.error);
+  if (f.partition_key) {
+    out += ",\"PartitionKey\":";
+    AppendJsonString(out, *f.partition_key);
+  }
+  if (f.explicit_hash_key) {
+    out += ",\"ExplicitHashKey\":\"";
+    AppendDecimal(out, *f.explicit_hash_key);
+    out += '"';
+  }
+  out += ",\"Data\":\"";
+  AppendBase64(out, f.data);
+  out += "\"}\n";
+}
+
+void AppendProducerStats(std::string& out, const ProducerStats& s, uint64_t retries,
+                         uint64_t throttles) {
+  char ratio[32];
+  std::snprintf(ratio, sizeof(ratio), "%.2f",
+                s.kinesis_records ? double(s.records) / double(s.kinesis_records) : 0.0);
+  out += "{\"UserRecords\":" + std::to_string(s.records) +
+         ",\"KinesisRecords\":" + std::to_string(s.kinesis_records) +
+         ",\"AggregationRatio\":" + ratio + ",\"Bytes\":" + std::to_string(s.bytes) +
+         ",\"Skipped\":" + std::to_string(s.skipped) + ",\"Failed\":" + std::to_string(s.failed) +
+         ",\"Retries\":" + std::to_string(retries) + ",\"Throttles\":" + std::to_string(throttles) +
+         ",\"LatencyMs\":{\"p50\":" + std::to_string(s.latency.Percentile(0.5)) +
+         ",\"p90\":" + std::to_string(s.latency.Percentile(0.9)) +
+         ",\"p99\":" + std::to_string(s.latency.Percentile(0.99)) +
+         ",\"max\":" + std::to_string(s.latency.max()) + "}}\n";
+}
 
 Status CheckRecordLimits(std::string_view key, size_t data_size) {
   if (key.empty()) return Status::InvalidArgument("partition key is empty");
@@ -219,7 +347,10 @@ Status CheckRecordLimits(std::string_view key, size_t data_size) {
 
 Status RunProducer(StreamWriter& writer, RecordReader& input, const ProducerOptions& o,
                    RecordWriter& results, ProducerStats& stats, Env* env, const StopFlag* stop) {
+  if (o.aggregate && !o.list_shards)
+    return Status::InvalidArgument("aggregation needs the stream's shard map");
   Producer p(writer, o, results, stats, env);
+  KS_RETURN_IF_ERROR(p.LoadShardMap());
   RecordReader::Item item;
   Status failure;
   bool write_failed = false;  // the batch in hand could not be written

@@ -94,6 +94,10 @@ struct StartPosition {
   IteratorType type = IteratorType::kTrimHorizon;
   uint128 sequence = 0;      // AT_/AFTER_SEQUENCE_NUMBER
   int64_t timestamp_ms = 0;  // AT_TIMESTAMP
+  // AT_SEQUENCE_NUMBER of a KPL aggregate whose user records up to this
+  // sub-sequence number were processed (a consumer-group checkpoint inside
+  // an aggregate): a de-aggregating reader skips them. Backends ignore it.
+  std::optional<uint32_t> after_sub_sequence = std::nullopt;
 };
 
 // A batch of records read from one shard; owns their bytes.
@@ -105,17 +109,23 @@ class RecordBatch {
     std::optional<uint128> explicit_hash_key;
     std::string_view partition_key;
     std::string_view data;
+    // A user record of a KPL aggregate (consume/deaggregate.h): its index in
+    // the aggregate, whose Kinesis record has `sequence`.
+    std::optional<uint32_t> sub_sequence = std::nullopt;
   };
   void Clear() {
     bytes_.clear();
     entries_.clear();
   }
   void Add(uint128 seq, int64_t arrival_ms, const std::optional<uint128>& ehk, std::string_view key,
-           std::string_view data) {
+           std::string_view data, std::optional<uint32_t> sub_sequence = std::nullopt) {
     const size_t off = bytes_.size();
     bytes_.append(key);
     bytes_.append(data);
-    entries_.push_back({seq, arrival_ms, ehk, off, key.size(), data.size()});
+    entries_.push_back({seq, arrival_ms, ehk, off, key.size(), data.size(), sub_sequence});
+  }
+  void Add(const Record& r) {
+    Add(r.sequence, r.arrival_ms, r.explicit_hash_key, r.partition_key, r.data, r.sub_sequence);
   }
   size_t size() const { return entries_.size(); }
   bool empty() const { return entries_.empty(); }
@@ -123,7 +133,8 @@ class RecordBatch {
   Record operator[](size_t i) const {
     const Entry& e = entries_[i];
     const char* p = bytes_.data() + e.offset;
-    return {e.sequence, e.arrival_ms, e.ehk, {p, e.key_len}, {p + e.key_len, e.data_len}};
+    return {e.sequence,    e.arrival_ms, e.ehk, {p, e.key_len}, {p + e.key_len, e.data_len},
+            e.sub_sequence};
   }
 
  private:
@@ -132,6 +143,7 @@ class RecordBatch {
     int64_t arrival_ms;
     std::optional<uint128> ehk;
     size_t offset, key_len, data_len;
+    std::optional<uint32_t> sub_sequence;
   };
   std::string bytes_;
   std::vector<Entry> entries_;

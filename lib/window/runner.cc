@@ -153,7 +153,7 @@ Status RunOnStream(Processor& p, Backend& backend, const StreamInput& in, Env* e
                    const RunOptions& o, RecordWriter& out, RunStats& stats, const StopFlag* stop) {
   Sink sink(p, o, out, stats, "record");
   KS_RETURN_IF_ERROR(sink.Open());
-  StreamSource source(backend, in.stream, in.start, in.follow);
+  StreamSource source(backend, in.stream, in.start, in.follow, in.deaggregate);
   KS_RETURN_IF_ERROR(source.Open());
   std::string padded;
   uint64_t number = 0;
@@ -180,6 +180,7 @@ Status RunOnStream(Processor& p, Backend& backend, const StreamInput& in, Env* e
         sink.Handle(std::string_view(padded.data(), r.data.size()), r.arrival_ms, ++number));
   }
   stats.corrupt = source.corrupt_records();
+  stats.malformed = source.malformed_aggregates();
   return sink.Finish();
 }
 

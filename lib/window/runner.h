@@ -34,6 +34,7 @@ struct RunStats {
   uint64_t windows = 0;       // windows emitted
   uint64_t lines = 0;         // output lines
   uint64_t corrupt = 0;       // damaged records the store skipped (--stream)
+  uint64_t malformed = 0;     // malformed KPL aggregates read raw (--stream)
   std::string first_invalid;  // "line 7: invalid JSON: ..."
 };
 
@@ -45,6 +46,7 @@ struct StreamInput {
   std::string stream;
   StartPosition start;
   bool follow = false;
+  bool deaggregate = true;  // KPL aggregates as their user records
 };
 // Reads a stream (to its end, or following until *stop); the record's time
 // is its arrival time unless there is a time field.

@@ -3,6 +3,8 @@
 #include <chrono>
 #include <vector>
 
+#include "consume/deaggregate.h"
+
 namespace kstream::window {
 namespace {
 
@@ -41,7 +43,8 @@ Status StreamSource::Refresh(bool initial) {
     if (!parents_done) continue;
     StartPosition start = start_;
     if (!initial && start.type != IteratorType::kAtTimestamp) start = StartPosition{};
-    KS_ASSIGN_OR_RETURN(auto cursor, backend_.OpenCursor(stream_, shard.index, start));
+    KS_ASSIGN_OR_RETURN(auto cursor, OpenReadCursor(backend_, stream_, shard.index, start,
+                                                    {deaggregate_, &malformed_}));
     started_.insert(shard.index);
     active_[shard.index].cursor = std::move(cursor);
   }

@@ -16,8 +16,14 @@ namespace kstream::window {
 
 class StreamSource {
  public:
-  StreamSource(Backend& backend, std::string stream, StartPosition start, bool follow)
-      : backend_(backend), stream_(std::move(stream)), start_(start), follow_(follow) {}
+  // deaggregate: KPL aggregates as their user records (else as stored).
+  StreamSource(Backend& backend, std::string stream, StartPosition start, bool follow,
+               bool deaggregate = true)
+      : backend_(backend),
+        stream_(std::move(stream)),
+        start_(start),
+        follow_(follow),
+        deaggregate_(deaggregate) {}
 
   // Opens the shards; fails when the stream does not exist.
   Status Open();
@@ -32,6 +38,7 @@ class StreamSource {
   // Following: returns when the stream may have changed or after timeout_ms.
   Status Wait(int timeout_ms);
   uint64_t corrupt_records() const { return corrupt_; }
+  uint64_t malformed_aggregates() const { return malformed_; }
 
  private:
   struct Shard {
@@ -49,11 +56,13 @@ class StreamSource {
   std::string stream_;
   StartPosition start_;
   bool follow_;
+  bool deaggregate_;
   std::unique_ptr<ChangeWatch> watch_;
   std::map<uint64_t, Shard> active_;
   std::set<uint64_t> started_, done_;
   int64_t last_refresh_ms_ = 0;
   uint64_t corrupt_ = 0;
+  uint64_t malformed_ = 0;
 };
 
 }  // namespace kstream::window
