@@ -9,7 +9,8 @@
 
 # Options that take a value, as the next token or after '='.
 set -g __kstream_arg_opts --home -k --partition-key -K --key-field -E --explicit-hash-key \
-    --sync --linger --batch-records -s --shard -i --iterator --sequence-number --timestamp \
+    --sync --linger --batch-records --batch-bytes --aggregate-max-count --aggregate-max-size \
+    --failed -s --shard -i --iterator --sequence-number --timestamp \
     -n --limit --shards --retention --scaling-action --count --pct --min-shards --max-shards --at \
     --period --sample --up-threshold --down-threshold --up-count --up-pct --down-count --down-pct \
     --cool-off --interval --tumbling --sliding --every --session --time-field --time-format \
@@ -216,8 +217,14 @@ for c in kstream kstream-put
         always\t'fsync before each batch is reported'
         batch\t'fsync at least every 200 ms and at the end (default)'
         never\t'no fsync, data stays in the OS page cache'"
-    complete -c $c -n $put -l linger -x -d 'Max time a record waits to be batched (default 0ms)'
-    complete -c $c -n $put -l batch-records -x -d 'Max records per write batch (default 10000)'
+    complete -c $c -n $put -l linger -x -d 'Max time a record waits to be batched (default 0ms, 100ms with --aggregate)'
+    complete -c $c -n $put -l batch-records -x -d 'Max Kinesis records per write batch (default 10000)'
+    complete -c $c -n $put -l batch-bytes -x -d 'Max bytes per write batch (default 4MiB)'
+    complete -c $c -n $put -s a -l aggregate -d 'Pack records per shard into KPL aggregated records'
+    complete -c $c -n $put -l aggregate-max-count -x -d 'Most user records per aggregate'
+    complete -c $c -n $put -l aggregate-max-size -x -d 'Most bytes per aggregated record (default 51200)'
+    complete -c $c -n $put -l failed -r -F -d 'Append records not written to FILE as JSON lines'
+    complete -c $c -n $put -l stats -d 'Print counters and latency percentiles at the end'
     complete -c $c -n $put -s p -l print -d 'Print ShardId and SequenceNumber once durable'
     complete -c $c -n $put -l skip-invalid -d 'Skip invalid lines instead of stopping'
 end
@@ -240,6 +247,7 @@ for c in kstream kstream-get
     complete -c $c -n $get -l json -d 'One JSON envelope per record'
     complete -c $c -n $get -s 0 -l null -d 'NUL-terminated output records'
     complete -c $c -n $get -l ordered -d 'Merge all shards by arrival time'
+    complete -c $c -n $get -l no-deaggregate -d 'KPL aggregated records as stored, not their user records'
     complete -c $c -n $get -s g -l group -x -a '(__kstream_groups)' -d 'Read as a worker of this consumer group'
     complete -c $c -n $get -l worker -x -d 'Worker id in the group (default hostname:pid)'
     complete -c $c -n $get -l lease-timeout -x -d 'A lease not renewed this long may be taken (default 10s)'
@@ -400,6 +408,7 @@ for c in kstream kstream-window
     complete -c $c -n $win -s f -l follow -d 'With --stream: keep reading new records'
     complete -c $c -n $win -s i -l iterator -x -d 'With --stream: where to start' -a 'TRIM_HORIZON LATEST AT_TIMESTAMP'
     complete -c $c -n $win -l timestamp -x -d 'With --iterator AT_TIMESTAMP'
+    complete -c $c -n $win -l no-deaggregate -d 'With --stream: KPL aggregated records as stored'
     complete -c $c -n $win -l strict -d 'Stop at the first bad record'
     complete -c $c -n $win -l late -r -F -d 'Write late records to FILE'
     complete -c $c -n $win -l stats -d 'Print counters as JSON on stderr at the end'

@@ -81,12 +81,20 @@ Status JsonLineParser::PutEntry(std::string_view line, Entry& entry) {
     entry.explicit_hash_key = h;
   }
   for (auto field : obj) {
-    // kstream-get --json envelopes carry where a record was; putting them
-    // again ignores that, so `kstream-get a --json | kstream-put b --json` copies.
-    static constexpr std::string_view kKnown[] = {"PartitionKey",    "Data",
-                                                  "ExplicitHashKey", "ShardId",
-                                                  "SequenceNumber",  "ApproximateArrivalTimestamp",
-                                                  "EncryptionType"};
+    // kstream-get --json envelopes carry where a record was, kstream-put
+    // --failed lines the input line and the error; putting them again ignores
+    // that, so `kstream-get a --json | kstream-put b --json` copies and failed
+    // records can be retried.
+    static constexpr std::string_view kKnown[] = {"PartitionKey",
+                                                  "Data",
+                                                  "ExplicitHashKey",
+                                                  "ShardId",
+                                                  "SequenceNumber",
+                                                  "SubSequenceNumber",
+                                                  "ApproximateArrivalTimestamp",
+                                                  "EncryptionType",
+                                                  "Line",
+                                                  "Error"};
     if (std::find(std::begin(kKnown), std::end(kKnown), field.key) == std::end(kKnown))
       return Status::InvalidArgument("unknown field '" + std::string(field.key) +
                                      "' (expected PartitionKey, Data, ExplicitHashKey)");

@@ -140,6 +140,7 @@ struct Envelope {
   int64_t arrival_ms = 0;
   std::optional<uint128> explicit_hash_key;
   std::string data;  // decoded from base64
+  std::optional<uint64_t> sub_sequence;
   bool has_key = false, has_arrival = false, has_data = false;
 };
 
@@ -163,6 +164,8 @@ inline Envelope ParseEnvelope(std::string_view line) {
     e.arrival_ms = std::llround(seconds * 1000);
     e.has_arrival = true;
   }
+  uint64_t sub;
+  if (!obj["SubSequenceNumber"].get(sub)) e.sub_sequence = sub;
   if (!obj["ExplicitHashKey"].get(s))
     e.explicit_hash_key = Value(kstream::ParseDecimal128(s, "ExplicitHashKey"));
   if (!obj["Data"].get(s)) {
