@@ -14,8 +14,9 @@ bool AnyMagic(const RecordBatch& batch) {
 }  // namespace
 
 DeaggregatingCursor::DeaggregatingCursor(std::unique_ptr<ShardCursor> inner,
-                                         const StartPosition& start, uint64_t* malformed)
-    : inner_(std::move(inner)), malformed_(malformed) {
+                                         const StartPosition& start, uint64_t* malformed,
+                                         bool whole_records)
+    : inner_(std::move(inner)), malformed_(malformed), whole_records_(whole_records) {
   if (start.type == IteratorType::kAtSequenceNumber && start.after_sub_sequence)
     skip_.emplace(start.sequence, *start.after_sub_sequence);
 }
@@ -58,7 +59,8 @@ Result<ShardCursor::State> DeaggregatingCursor::Read(RecordBatch& batch, size_t 
   size_t added = 0;
   const size_t bytes_before = batch.bytes();
   for (;;) {
-    while (added < max_records && (added == 0 || batch.bytes() - bytes_before < max_bytes) &&
+    while (((added < max_records && (added == 0 || batch.bytes() - bytes_before < max_bytes)) ||
+            (whole_records_ && InsideAggregate())) &&
            AddNext(batch))
       ++added;
     if (Buffered()) return State::kMore;  // the budget ran out first
@@ -81,8 +83,8 @@ Result<std::unique_ptr<ShardCursor>> OpenReadCursor(Backend& backend, const std:
                                                     const ReadOptions& options) {
   KS_ASSIGN_OR_RETURN(auto cursor, backend.OpenCursor(stream, shard, start));
   if (!options.deaggregate) return cursor;
-  return std::unique_ptr<ShardCursor>(
-      std::make_unique<DeaggregatingCursor>(std::move(cursor), start, options.malformed));
+  return std::unique_ptr<ShardCursor>(std::make_unique<DeaggregatingCursor>(
+      std::move(cursor), start, options.malformed, options.whole_records));
 }
 
 }  // namespace kstream

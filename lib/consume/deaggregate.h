@@ -28,11 +28,14 @@ class DeaggregatingCursor final : public ShardCursor {
   // `start` is the position `inner` was opened at: its after_sub_sequence
   // skips the processed head of the first aggregate. *malformed (optional,
   // must outlive the cursor) counts records passed on raw for damage.
+  // whole_records: see Read.
   DeaggregatingCursor(std::unique_ptr<ShardCursor> inner, const StartPosition& start,
-                      uint64_t* malformed);
+                      uint64_t* malformed, bool whole_records = false);
 
   // Appends up to max_records user records; an aggregate larger than that is
-  // handed out over several calls.
+  // handed out over several calls, unless whole_records: then a read never
+  // ends inside an aggregate (and may exceed max_records to finish one), for
+  // readers that can only track whole Kinesis records.
   Result<State> Read(RecordBatch& batch, size_t max_records, size_t max_bytes) override;
   uint64_t shard_index() const override { return inner_->shard_index(); }
   uint64_t corrupt_records() const override { return inner_->corrupt_records(); }
@@ -41,12 +44,14 @@ class DeaggregatingCursor final : public ShardCursor {
   bool Buffered() const {
     return next_user_ < decoder_.records().size() || next_raw_ < raw_.size();
   }
+  bool InsideAggregate() const { return next_user_ > 0 && next_user_ < decoder_.records().size(); }
   // Appends the next buffered user record to batch; false if none is left.
   bool AddNext(RecordBatch& batch);
 
   std::unique_ptr<ShardCursor> inner_;
   std::optional<std::pair<uint128, uint32_t>> skip_;  // (sequence, last processed sub-record)
   uint64_t* malformed_;
+  bool whole_records_;
   RecordBatch raw_;  // Kinesis records read, not all handed out
   size_t next_raw_ = 0;
   kpl::Decoder decoder_;  // the aggregate raw_[next_raw_ - 1], when it is one
@@ -58,6 +63,7 @@ class DeaggregatingCursor final : public ShardCursor {
 struct ReadOptions {
   bool deaggregate = true;        // false: --no-deaggregate, Kinesis records as stored
   uint64_t* malformed = nullptr;  // counts malformed aggregates passed on raw
+  bool whole_records = false;     // reads end between Kinesis records (DeaggregatingCursor)
 };
 
 // Opens a cursor on one shard, de-aggregating unless told not to.

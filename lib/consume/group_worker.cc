@@ -110,7 +110,8 @@ class GroupWorker {
       // whose checkpoint the shutdown would write over the lease's.
       KS_ASSIGN_OR_RETURN(auto cursor,
                           OpenReadCursor(backend_, stream_, l.shard, l.checkpoint.ResumePosition(),
-                                         {o_.deaggregate, &stats_.malformed}));
+                                         {o_.deaggregate, &stats_.malformed,
+                                          /*whole_records=*/handler_.defers_delivery()}));
       Shard& s = shards_[l.shard];
       s.cursor = std::move(cursor);
       s.delivered = s.written = l.checkpoint;

@@ -82,6 +82,18 @@ assert sum(json.loads(l)["count"] for l in open(sys.argv[1])) == 5000
 expect_ok kstream-window --stream s --no-deaggregate --tumbling 1h --count
 expect_contains "$ERR" "invalid record"
 
+# kstream-deliver delivers the user records, each exactly once, its files
+# ending between Kinesis records (small buffers: many files), across a restart.
+mkdir -p "$WORK/lake"
+expect_ok kstream-deliver s --to "$WORK/lake" --until-caught-up --buffer-size 2KiB
+head -n 700 "$WORK/in.ndjson" | sed 's/"n": /"n2": /' >"$WORK/more.ndjson"
+expect_ok kstream-put s --aggregate -K k <"$WORK/more.ndjson"
+expect_ok kstream-deliver s --to "$WORK/lake" --until-caught-up --buffer-size 2KiB
+find "$WORK/lake" -type f -not -path "*/.*" -exec cat {} + | sort >"$WORK/lake.sorted"
+sort "$WORK/in.ndjson" "$WORK/more.ndjson" >"$WORK/all.sorted"
+expect_same_file "$WORK/all.sorted" "$WORK/lake.sorted" "user records delivered once each"
+expect_ge 8 "$(find "$WORK/lake" -type f -not -path "*/.*" | wc -l)" "delivered files"
+
 # --- NUL-delimited binary records, small aggregates: byte for byte.
 python3 -c '
 import random, sys

@@ -183,6 +183,35 @@ TEST_SUITE("kpl_stream") {
     CHECK(raw_count == 0);
   }
 
+  TEST_CASE("WholeRecordReadsNeverEndInsideAnAggregate") {
+    TestStore t;
+    REQUIRE(t.store.CreateStream("s", 1, 24).ok());
+    auto writer = Value(t.store.OpenWriter("s", SyncMode::kNever));
+    std::vector<std::string> datas;
+    for (int i = 0; i < 7; ++i) datas.push_back("d" + std::to_string(i));
+    std::vector<kpl::UserRecord> users;
+    for (const auto& d : datas) users.push_back({"k", std::nullopt, d});
+    PutOne(*writer, "p", "plain-1");
+    PutOne(*writer, "a", Aggregate(users));
+    PutOne(*writer, "p", "plain-2");
+    auto raw = Value(t.store.OpenCursor("s", 0, {}));
+    DeaggregatingCursor cursor(std::move(raw), {}, nullptr, /*whole_records=*/true);
+    std::vector<size_t> sizes;
+    RecordBatch batch;
+    for (;;) {
+      batch.Clear();
+      auto st = Value(cursor.Read(batch, 2, 1 << 20));
+      sizes.push_back(batch.size());
+      if (batch.size()) {
+        const auto last = batch[batch.size() - 1];
+        CHECK((!last.sub_sequence || *last.sub_sequence == 6));  // the aggregate's last
+      }
+      if (st != ShardCursor::State::kMore) break;
+    }
+    // plain-1 + the whole aggregate (8 > 2), then plain-2.
+    CHECK(sizes == std::vector<size_t>{8, 1});
+  }
+
   TEST_CASE("ACheckpointInsideAnAggregateResumesAtTheNextUserRecord") {
     TestStore t;
     REQUIRE(t.store.CreateStream("s", 1, 24).ok());
