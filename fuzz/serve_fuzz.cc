@@ -1,0 +1,44 @@
+// kstream-serve's request handling on untrusted bytes: a body in JSON or
+// CBOR for any operation, run against a real store. Byte 0 picks the
+// operation and the encoding; the rest is the body. Every reply is a status
+// the service uses with a body that decodes in the request's encoding, and
+// an error reply names its __type.
+#include <stdint.h>
+
+#include <memory>
+#include <string>
+
+#include "fuzz_util.h"
+#include "serve/http_server.h"
+#include "serve/service.h"
+#include "serve/wire.h"
+#include "store/local_store.h"
+
+using namespace kstream;
+using namespace kstream::serve;
+
+extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
+  if (size < 1) return 0;
+  static LocalStore store(Env::Default(), fuzz::ScratchDir() + "/store");
+  static Service service(&store, ServiceOptions{});
+  static const std::vector<std::string_view> operations = Service::Operations();
+  // A stream for the requests to find (a DeleteStream may have removed it).
+  if (!store.ListShards("s").ok()) (void)store.CreateStream("s", 2, 24);
+
+  const bool cbor = data[0] & 0x80;
+  const size_t op = data[0] & 0x7f;
+  const std::string target =
+      "Kinesis_20131202." + std::string(op < operations.size() ? operations[op] : "NoSuchOp");
+  const std::string body(reinterpret_cast<const char*>(data) + 1, size - 1);
+  const std::string content_type =
+      cbor ? "application/x-amz-cbor-1.1" : "application/x-amz-json-1.1";
+
+  const HttpReply reply = HandleRequest(service, content_type, target, body);
+  FUZZ_CHECK(reply.status == 200 || (reply.status >= 400 && reply.status < 600));
+  if (reply.status != 200) FUZZ_CHECK(!reply.error_type.empty());
+  if (!reply.body.empty()) {
+    auto decoded = cbor ? DecodeCbor(reply.body) : DecodeJson(reply.body);
+    FUZZ_CHECK(decoded.ok());
+  }
+  return 0;
+}
