@@ -31,13 +31,23 @@ struct Value {
   bool epoch_tag = false;  // CBOR tag 1 (a date-time as an epoch number)
   std::string text;        // kString and kBytes
   std::vector<Value> items;
-  std::vector<std::pair<std::string, Value>> members;
+  // Name and value in wire order. Member is defined below, where Value is
+  // complete (a std::pair of Value would need Value complete here, which
+  // clang with libstdc++ enforces).
+  struct Member;
+  std::vector<Member> members;
 
   // The member named key of an object, or null.
   const Value* Find(std::string_view key) const;
   bool is_number() const { return kind == Kind::kInt || kind == Kind::kDouble; }
   // "string", "number", ... for messages.
   static const char* KindName(Kind kind);
+};
+struct Value::Member {
+  Member() = default;
+  Member(std::string name, Value value) : first(std::move(name)), second(std::move(value)) {}
+  std::string first;
+  Value second;
 };
 
 // Parses a request body; kInvalidArgument with the parser's reason when it is
