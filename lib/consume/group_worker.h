@@ -11,6 +11,10 @@
 // the records the victim of a steal delivered after its last checkpoint and
 // before it noticed (it looks every 250 ms while delivering) repeat too.
 //
+// A deferring handler (BatchHandler::defers_delivery, kstream-deliver) is
+// checkpointed only as far as its Delivered() says: records it holds in a
+// buffer when the worker stops or fails are read again by the next owner.
+//
 // Shards are read in sequence order; a child only once its parents are at
 // SHARD_END (LeaseReady), so each partition key keeps its put order.
 #pragma once

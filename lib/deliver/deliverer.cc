@@ -117,6 +117,12 @@ Result<bool> Deliverer::Handle(uint64_t shard, const RecordBatch& records, const
 }
 
 void Deliverer::Add(uint64_t shard, ShardState& st, const RecordBatch::Record& r) {
+  const int64_t key = o_.prefix.TimeKey(r.arrival_ms);
+  if (key >= 0 && key == st.last_key && st.last_part) {
+    st.buffered += AppendRecord(shard, *st.last_part, r);  // the common case: same prefix
+    st.last = r.sequence;
+    return;
+  }
   const bool routed = o_.prefix.Evaluate(r.arrival_ms, r.data, prefix_, &route_error_);
   if (!routed) {
     prefix_ = kErrorPrefix;
@@ -130,10 +136,23 @@ void Deliverer::Add(uint64_t shard, ShardState& st, const RecordBatch::Record& r
     p.first_arrival_ms = r.arrival_ms;
     p.errors = !routed;
   }
-  const size_t before = p.bytes.size();
   if (!routed) {
+    const size_t before = p.bytes.size();
     AppendErrorDocument(p.bytes, shard, r, route_error_);
-  } else if (o_.format == DeliverFormat::kJson) {
+    p.last = r.sequence;
+    ++p.records;
+    st.buffered += p.bytes.size() - before;
+  } else {
+    st.buffered += AppendRecord(shard, p, r);
+  }
+  st.last_part = routed ? &p : nullptr;
+  st.last_key = key;
+  st.last = r.sequence;
+}
+
+size_t Deliverer::AppendRecord(uint64_t shard, Part& p, const RecordBatch::Record& r) {
+  const size_t before = p.bytes.size();
+  if (o_.format == DeliverFormat::kJson) {
     AppendRecordEnvelope(p.bytes, shard, r);
     p.bytes += '\n';
   } else {
@@ -142,8 +161,7 @@ void Deliverer::Add(uint64_t shard, ShardState& st, const RecordBatch::Record& r
   }
   p.last = r.sequence;
   ++p.records;
-  st.buffered += p.bytes.size() - before;
-  st.last = r.sequence;
+  return p.bytes.size() - before;
 }
 
 Status Deliverer::Submit(uint64_t shard, ShardState& st) {
@@ -156,6 +174,8 @@ Status Deliverer::Submit(uint64_t shard, ShardState& st) {
          std::move(p.bytes), p.records, p.errors});
   st.parts.clear();
   st.buffered = 0;
+  st.last_part = nullptr;
+  st.last_key = -1;
   return flusher_->Submit(std::move(job));
 }
 

@@ -85,11 +85,17 @@ class Deliverer final : public BatchHandler {
     uint64_t buffered = 0;
     int64_t since_ms = 0;  // when the oldest buffered record was handed over
     uint128 last = 0;      // last buffered record
+    // The part the previous record went to, and its time key (see
+    // PrefixTemplate::TimeKey): most records go to the same part.
+    Part* last_part = nullptr;
+    int64_t last_key = -1;
   };
 
   Deliverer(DeliverOptions options, Env* env, std::unique_ptr<Flusher> flusher);
   Status Recover(uint64_t shard, ShardState& st);
   void Add(uint64_t shard, ShardState& st, const RecordBatch::Record& r);
+  // Appends a routed record's bytes to p; returns how many.
+  size_t AppendRecord(uint64_t shard, Part& p, const RecordBatch::Record& r);
   // Hands the shard's buffer to the flusher.
   Status Submit(uint64_t shard, ShardState& st);
   // Applies the flusher's finished jobs to Delivered().

@@ -49,6 +49,12 @@ class PrefixTemplate {
   bool Evaluate(int64_t arrival_ms, std::string_view data, std::string& out, RouteError* error);
 
   bool uses_fields() const { return uses_fields_; }
+  // Without fields, records whose arrival times give the same key get the
+  // same prefix (-1: the prefix depends on the record's data).
+  int64_t TimeKey(int64_t arrival_ms) const {
+    if (uses_fields_) return -1;
+    return time_unit_ms_ ? arrival_ms / time_unit_ms_ : 0;
+  }
   const std::string& text() const { return text_; }
 
  private:

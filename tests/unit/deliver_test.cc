@@ -394,6 +394,25 @@ TEST_SUITE("deliver") {
     CHECK(d->next_due_ms() == std::numeric_limits<int64_t>::max());
   }
 
+  TEST_CASE("RecordsOfDifferentHoursGoToTheirOwnHourDirectories") {
+    DeliverFixture f(1);
+    f.env.clock.Set(Value(ParseTimestamp("2024-06-07T08:59:59Z")));
+    f.Put(3);
+    f.env.clock.Set(Value(ParseTimestamp("2024-06-07T09:00:00Z")));
+    f.Put(2);
+    f.env.clock.Set(Value(ParseTimestamp("2024-06-07T10:15:00Z")));
+    f.Put(1);
+    auto d = f.Open();
+    REQUIRE(f.Run(*d).ok());
+    std::map<std::string, size_t> per_dir;
+    for (const auto& [path, text] : f.Files())
+      per_dir[path.substr(0, path.rfind('/'))] +=
+          size_t(std::count(text.begin(), text.end(), '\n'));
+    CHECK(per_dir == std::map<std::string, size_t>{
+                         {"2024/06/07/08", 3}, {"2024/06/07/09", 2}, {"2024/06/07/10", 1}});
+    CHECK(f.Delivered() == f.put);
+  }
+
   TEST_CASE("RecordsWhoseFieldIsMissingGoUnderErrorsWithTheReason") {
     DeliverFixture f(1);
     f.prefix_text = "customer=!{field:customer_id}/";

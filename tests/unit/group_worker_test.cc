@@ -54,6 +54,34 @@ class Collect final : public BatchHandler {
   std::vector<Got> handed_;
 };
 
+// A deferring handler (like kstream-deliver's): keeps what it is handed
+// until DeliverShard(), which fails while `fail` is set.
+class Hold final : public BatchHandler {
+ public:
+  bool fail = false;
+  std::map<uint64_t, std::vector<uint128>> held;
+  std::map<uint64_t, uint128> delivered;
+
+  size_t max_batch() const override { return 5; }
+  Result<bool> Handle(uint64_t shard, const RecordBatch& r, const Context&) override {
+    for (size_t i = 0; i < r.size(); ++i) held[shard].push_back(r[i].sequence);
+    return true;
+  }
+  Result<bool> Flush() override { return true; }
+  bool defers_delivery() const override { return true; }
+  std::optional<uint128> Delivered(uint64_t shard) const override {
+    auto it = delivered.find(shard);
+    return it == delivered.end() ? std::nullopt : std::optional<uint128>(it->second);
+  }
+  Status DeliverShard(uint64_t shard, const Context&) override {
+    if (fail) return Status::IOError("disk full");
+    if (!held[shard].empty()) delivered[shard] = held[shard].back();
+    held[shard].clear();
+    return Status::Ok();
+  }
+  void Release(uint64_t shard) override { held.erase(shard); }
+};
+
 struct WorkerFixture : kstest::TestStore {
   explicit WorkerFixture(int shards = 4) {
     REQUIRE(store.CreateStream("s", shards, 24).ok());
@@ -239,4 +267,24 @@ TEST_SUITE("group") {
     CHECK(exec.stats().runs == 5);  // 2 good batches, 3 attempts at the third
   }
 
+  TEST_CASE("ADeferringHandlerIsCheckpointedOnlyAsFarAsItSaysDelivered") {
+    WorkerFixture f(2);
+    f.Put(40);
+    Hold failing;
+    failing.fail = true;
+    Status s = f.Run(failing);
+    CHECK(!s.ok());
+    for (const Lease& l : f.Leases()) {
+      CHECK(l.checkpoint == Checkpoint{});  // handed over, never delivered
+      CHECK(l.owner.empty());
+    }
+    Hold hold;
+    REQUIRE(f.Run(hold).ok());
+    auto stats = Value(f.store.DescribeStream("s")).stats;
+    for (const Lease& l : f.Leases())
+      CHECK(l.checkpoint == Checkpoint::Sequence(*stats[l.shard].last_sequence));
+    size_t handed = 0;
+    for (const auto& [shard, seq] : hold.delivered) handed += seq > 0;
+    CHECK(handed == 2);
+  }
 }  // TEST_SUITE
