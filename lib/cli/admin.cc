@@ -55,14 +55,14 @@ Status SetRetention(Backend& b, const AdminOptions& o, bool quiet) {
 void AppendShardJson(std::string& j, const ShardMeta& s, bool close) {
   j += "{\"ShardId\":\"" + s.id() + "\"";
   if (s.parent) j += ",\"ParentShardId\":\"" + ShardIdFor(*s.parent) + "\"";
-  if (s.adjacent_parent) j += ",\"AdjacentParentShardId\":\"" + ShardIdFor(*s.adjacent_parent) + "\"";
+  if (s.adjacent_parent)
+    j += ",\"AdjacentParentShardId\":\"" + ShardIdFor(*s.adjacent_parent) + "\"";
   j += ",\"HashKeyRange\":{\"StartingHashKey\":\"" + ToDecimal(s.start_hash) +
        "\",\"EndingHashKey\":\"" + ToDecimal(s.end_hash) + "\"}";
   j += ",\"SequenceNumberRange\":{\"StartingSequenceNumber\":\"" +
        ToDecimal(s.starting_sequence()) + "\"";
-  if (s.ending_counter)
-    j += ",\"EndingSequenceNumber\":\"" + ToDecimal(MakeSequenceNumber(s.index, *s.ending_counter)) +
-         "\"";
+  if (const auto end = s.ending_sequence())
+    j += ",\"EndingSequenceNumber\":\"" + ToDecimal(*end) + "\"";
   j += "}";
   if (close) j += "}";
 }
@@ -104,7 +104,11 @@ std::string DescribeStreamText(const StreamDescription& d) {
   t += "Retention:  " + std::to_string(m.retention_hours) + " h\n";
   t += "Shards:     " + std::to_string(open) + " open, " + std::to_string(m.shards.size() - open) +
        " closed\n";
-  t += "Records:    " + std::to_string(records) + " (" + std::to_string(bytes) + " bytes on disk)\n\n";
+  if (d.stats.empty() && !m.shards.empty())
+    t += "Records:    (the endpoint does not report record counts)\n\n";
+  else
+    t += "Records:    " + std::to_string(records) + " (" + std::to_string(bytes) +
+         " bytes on disk)\n\n";
   // One row of figures per shard, its two long ranges indented below it.
   char line[512];
   snprintf(line, sizeof(line), "%-22s %-7s %-18s %12s %14s\n", "SHARD", "STATE", "PARENTS",
@@ -118,13 +122,17 @@ std::string DescribeStreamText(const StreamDescription& d) {
     const ShardStats st = i < d.stats.size() ? d.stats[i] : ShardStats{};
     snprintf(line, sizeof(line), "%-22s %-7s %-18s %12llu %14llu\n", s.id().c_str(),
              s.is_open() ? "open" : "closed", parents.c_str(),
-             static_cast<unsigned long long>(st.records), static_cast<unsigned long long>(st.bytes));
+             static_cast<unsigned long long>(st.records),
+             static_cast<unsigned long long>(st.bytes));
     t += line;
     t += "    hash keys  " + ToDecimal(s.start_hash) + " .. " + ToDecimal(s.end_hash) + "\n";
     t += "    sequence   " + ToDecimal(s.starting_sequence()) + " .. ";
-    if (s.ending_counter) t += ToDecimal(MakeSequenceNumber(s.index, *s.ending_counter));
-    else if (st.last_sequence) t += ToDecimal(*st.last_sequence) + " (open)";
-    else t += "(open)";
+    if (const auto end = s.ending_sequence())
+      t += ToDecimal(*end);
+    else if (st.last_sequence)
+      t += ToDecimal(*st.last_sequence) + " (open)";
+    else
+      t += "(open)";
     t += "\n";
   }
   return t;

@@ -91,7 +91,7 @@ Status ParseStart(const std::string& iterator, const std::string& sequence,
     return Status::InvalidArgument(timestamp.empty() ? "--iterator AT_TIMESTAMP needs --timestamp"
                                                      : "--timestamp needs --iterator AT_TIMESTAMP");
   if (needs_seq) {
-    KS_ASSIGN_OR_RETURN(start.sequence, ParseDecimal128(sequence, "sequence number"));
+    KS_ASSIGN_OR_RETURN(start.sequence, SequenceNumber::Parse(sequence, "sequence number"));
   }
   if (!timestamp.empty()) {
     KS_ASSIGN_OR_RETURN(start.timestamp_ms, ParseTimestamp(timestamp));
@@ -182,7 +182,13 @@ Status Check(const CLI::App& app, const GetCommand& c, Checked& k) {
   }
   // A sequence number belongs to one shard: read that one.
   const bool has_seq = !c.sequence.empty();
-  if (has_seq && o.shards.empty()) o.shards.push_back(SequenceShardIndex(o.start.sequence));
+  if (has_seq && o.shards.empty()) {
+    const std::optional<uint64_t> shard = SequenceShardIndex(o.start.sequence);
+    if (!shard)
+      return Status::InvalidArgument("sequence number " + c.sequence +
+                                     " does not say which shard it is from: give --shard");
+    o.shards.push_back(*shard);
+  }
   o.follow = c.follow;
   o.ordered = c.ordered;
   o.deaggregate = !c.no_deaggregate;

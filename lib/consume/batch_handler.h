@@ -45,7 +45,7 @@ class BatchHandler {
   virtual bool defers_delivery() const { return false; }
   // The last record of shard delivered for good (nullopt: none yet since
   // the worker took the shard).
-  virtual std::optional<uint128> Delivered(uint64_t /*shard*/) const { return std::nullopt; }
+  virtual std::optional<SequenceNumber> Delivered(uint64_t /*shard*/) const { return std::nullopt; }
   // Delivers what is due without new records (a buffer whose age passed).
   virtual Status DeliverDue(const Context& /*ctx*/) { return Status::Ok(); }
   // Delivers everything held of shard.

@@ -18,7 +18,8 @@ Status MeasureLag(Backend& backend, const std::string& stream, const ShardStats&
   RecordBatch next;
   KS_RETURN_IF_ERROR(cursor->Read(next, 1, 1).status());
   if (next.empty()) return Status::Ok();
-  p.lag_records = SequenceCounter(*st.last_sequence) - SequenceCounter(next[0].sequence) + 1;
+  p.lag_records = SequenceCounter(*st.last_sequence).value_or(0) -
+                  SequenceCounter(next[0].sequence).value_or(0) + 1;
   p.lag_ms = std::max<int64_t>(0, st.last_arrival_ms.value_or(0) - next[0].arrival_ms);
   return Status::Ok();
 }

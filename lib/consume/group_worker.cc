@@ -46,11 +46,11 @@ class GroupWorker {
     RecordBatch pending;  // read, not handed over yet
     int64_t pending_since = 0;
     bool caught_up = false;
-    bool ended = false;                  // the cursor reached the shard's end
-    std::optional<Checkpoint> handled;   // through the last batch handed over, until Flush()
-    std::optional<uint128> last_handed;  // since the shard was taken
-    Checkpoint delivered;                // what may be checkpointed
-    Checkpoint written;                  // the checkpoint in the table
+    bool ended = false;                         // the cursor reached the shard's end
+    std::optional<Checkpoint> handled;          // through the last batch handed over, until Flush()
+    std::optional<SequenceNumber> last_handed;  // since the shard was taken
+    Checkpoint delivered;                       // what may be checkpointed
+    Checkpoint written;                         // the checkpoint in the table
   };
 
   int64_t Now() { return env_->NowMillis(); }
@@ -161,7 +161,7 @@ class GroupWorker {
   // A deferring handler's word on what is delivered for good.
   void TakeDelivered() {
     for (auto& [index, s] : shards_) {
-      std::optional<uint128> d = handler_.Delivered(index);
+      std::optional<SequenceNumber> d = handler_.Delivered(index);
       if (!d || !coord_.holds(index)) continue;
       if (s.delivered.kind != Checkpoint::Kind::kSequence || *d > s.delivered.sequence)
         s.delivered = Checkpoint::Sequence(*d);

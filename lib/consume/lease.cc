@@ -51,7 +51,7 @@ Result<Checkpoint> ParseCheckpoint(std::string_view text, int64_t timestamp_ms) 
   if (text == "TRIM_HORIZON") return Checkpoint{};
   if (text == "LATEST") return Checkpoint{Checkpoint::Kind::kLatest, 0, 0};
   if (text == "SHARD_END") return Checkpoint::ShardEnd();
-  KS_ASSIGN_OR_RETURN(uint128 seq, ParseDecimal128(text, "checkpoint"));
+  KS_ASSIGN_OR_RETURN(SequenceNumber seq, SequenceNumber::Parse(text, "checkpoint"));
   return Checkpoint::Sequence(seq);
 }
 

@@ -29,14 +29,14 @@ namespace kstream {
 struct Checkpoint {
   enum class Kind { kAtTimestamp, kTrimHorizon, kLatest, kSequence, kShardEnd };
   Kind kind = Kind::kTrimHorizon;
-  uint128 sequence = 0;      // kSequence: the last record processed
+  SequenceNumber sequence;   // kSequence: the last record processed
   int64_t timestamp_ms = 0;  // kAtTimestamp: where the group starts
   // kSequence inside a KPL aggregate: the last user record processed of the
   // record `sequence` (KCL checkpointSubSequenceNumber). Absent: the whole
   // record was processed (and lease files written before it existed).
   std::optional<uint32_t> sub_sequence = std::nullopt;
 
-  static Checkpoint Sequence(uint128 seq) { return {Kind::kSequence, seq, 0}; }
+  static Checkpoint Sequence(const SequenceNumber& seq) { return {Kind::kSequence, seq, 0}; }
   // Through this record: a user record of an aggregate keeps its sub-sequence.
   static Checkpoint Through(const RecordBatch::Record& r) {
     return {Kind::kSequence, r.sequence, 0, r.sub_sequence};

@@ -195,7 +195,7 @@ Status Deliverer::Recover(uint64_t shard, ShardState& st) {
   return Status::Ok();
 }
 
-std::optional<uint128> Deliverer::Delivered(uint64_t shard) const {
+std::optional<SequenceNumber> Deliverer::Delivered(uint64_t shard) const {
   auto it = shards_.find(shard);
   return it == shards_.end() ? std::nullopt : it->second.delivered;
 }

@@ -58,7 +58,7 @@ class Deliverer final : public BatchHandler {
   Result<bool> Handle(uint64_t shard, const RecordBatch& records, const Context& ctx) override;
   Result<bool> Flush() override { return true; }
   bool defers_delivery() const override { return true; }
-  std::optional<uint128> Delivered(uint64_t shard) const override;
+  std::optional<SequenceNumber> Delivered(uint64_t shard) const override;
   Status DeliverDue(const Context& ctx) override;
   Status DeliverShard(uint64_t shard, const Context& ctx) override;
   int64_t next_due_ms() const override;
@@ -71,20 +71,20 @@ class Deliverer final : public BatchHandler {
  private:
   struct Part {
     std::string bytes;
-    uint128 first = 0, last = 0;
+    SequenceNumber first, last;
     int64_t first_arrival_ms = 0;
     uint64_t records = 0;
     bool errors = false;
   };
   struct ShardState {
     bool recovered = false;
-    std::optional<uint128> skip_through;  // covered by a finished intent
-    std::optional<uint128> delivered;
+    std::optional<SequenceNumber> skip_through;  // covered by a finished intent
+    std::optional<SequenceNumber> delivered;
     std::unique_ptr<LockFile> lock;
     std::map<std::string, Part> parts;  // by evaluated prefix
     uint64_t buffered = 0;
     int64_t since_ms = 0;  // when the oldest buffered record was handed over
-    uint128 last = 0;      // last buffered record
+    SequenceNumber last;   // last buffered record
     // The part the previous record went to, and its time key (see
     // PrefixTemplate::TimeKey): most records go to the same part.
     Part* last_part = nullptr;

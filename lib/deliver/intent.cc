@@ -36,7 +36,7 @@ Result<FlushIntent> DecodeIntent(std::string_view text, const std::string& path)
       intent.shard = *s;
       shard = true;
     } else if (line.starts_with("last ")) {
-      auto l = ParseDecimal128(line.substr(5), "sequence number");
+      auto l = SequenceNumber::Parse(line.substr(5), "sequence number");
       if (!l.ok()) return bad(l.status().message());
       intent.last = *l;
       last = true;

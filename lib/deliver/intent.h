@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "core/hash_key.h"
+#include "core/sequence_number.h"
 #include "core/status.h"
 
 namespace kstream {
@@ -27,7 +28,7 @@ struct FlushIntent {
     std::string final;   // path under the target directory
   };
   uint64_t shard = 0;
-  uint128 last = 0;
+  SequenceNumber last;
   std::vector<File> files;
 };
 

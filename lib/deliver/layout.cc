@@ -170,7 +170,8 @@ bool PrefixTemplate::Evaluate(int64_t arrival_ms, std::string_view data, std::st
 }
 
 std::string DeliveredFileName(std::string_view stream, int64_t first_arrival_ms, uint64_t shard,
-                              uint128 first, uint128 last, std::string_view extension) {
+                              const SequenceNumber& first, const SequenceNumber& last,
+                              std::string_view extension) {
   std::string name(stream);
   name += '-';
   AppendTimeFormat(name, "yyyy-MM-dd-HH-mm-ss", first_arrival_ms);

@@ -19,6 +19,7 @@
 #include <vector>
 
 #include "core/hash_key.h"
+#include "core/sequence_number.h"
 #include "core/status.h"
 #include "io/json_input.h"
 
@@ -83,6 +84,7 @@ void AppendTimeFormat(std::string& out, std::string_view fmt, int64_t epoch_ms);
 // from the first record's arrival time and the sequence range. Deterministic:
 // the same records always get the same name.
 std::string DeliveredFileName(std::string_view stream, int64_t first_arrival_ms, uint64_t shard,
-                              uint128 first, uint128 last, std::string_view extension);
+                              const SequenceNumber& first, const SequenceNumber& last,
+                              std::string_view extension);
 
 }  // namespace kstream

@@ -14,6 +14,7 @@
 #include <vector>
 
 #include "core/hash_key.h"
+#include "core/sequence_number.h"
 #include "core/status.h"
 #include "store/stream_meta.h"
 
@@ -30,8 +31,8 @@ struct ShardStats {
   uint64_t records = 0;  // records still held (after retention)
   uint64_t bytes = 0;    // bytes on disk
   uint64_t segments = 0;
-  std::optional<uint128> first_sequence;  // oldest record still held
-  std::optional<uint128> last_sequence;   // newest record
+  std::optional<SequenceNumber> first_sequence;  // oldest record still held
+  std::optional<SequenceNumber> last_sequence;   // newest record
   std::optional<int64_t> last_arrival_ms;
 };
 
@@ -48,7 +49,7 @@ struct PutRecord {
 
 struct PutResult {
   uint64_t shard_index = 0;
-  uint128 sequence = 0;
+  SequenceNumber sequence;
 };
 
 // Writes records into one stream. Not thread-safe.
@@ -92,7 +93,7 @@ std::string_view IteratorTypeName(IteratorType t);
 
 struct StartPosition {
   IteratorType type = IteratorType::kTrimHorizon;
-  uint128 sequence = 0;      // AT_/AFTER_SEQUENCE_NUMBER
+  SequenceNumber sequence;   // AT_/AFTER_SEQUENCE_NUMBER
   int64_t timestamp_ms = 0;  // AT_TIMESTAMP
   // AT_SEQUENCE_NUMBER of a KPL aggregate whose user records up to this
   // sub-sequence number were processed (a consumer-group checkpoint inside
@@ -104,7 +105,7 @@ struct StartPosition {
 class RecordBatch {
  public:
   struct Record {
-    uint128 sequence;
+    SequenceNumber sequence;
     int64_t arrival_ms;
     std::optional<uint128> explicit_hash_key;
     std::string_view partition_key;
@@ -117,8 +118,9 @@ class RecordBatch {
     bytes_.clear();
     entries_.clear();
   }
-  void Add(uint128 seq, int64_t arrival_ms, const std::optional<uint128>& ehk, std::string_view key,
-           std::string_view data, std::optional<uint32_t> sub_sequence = std::nullopt) {
+  void Add(const SequenceNumber& seq, int64_t arrival_ms, const std::optional<uint128>& ehk,
+           std::string_view key, std::string_view data,
+           std::optional<uint32_t> sub_sequence = std::nullopt) {
     const size_t off = bytes_.size();
     bytes_.append(key);
     bytes_.append(data);
@@ -139,7 +141,7 @@ class RecordBatch {
 
  private:
   struct Entry {
-    uint128 sequence;
+    SequenceNumber sequence;
     int64_t arrival_ms;
     std::optional<uint128> ehk;
     size_t offset, key_len, data_len;

@@ -25,7 +25,7 @@ class LocalShardCursor final : public ShardCursor {
     // Checked before looking at the data, so an empty shard behaves the same.
     if ((start.type == IteratorType::kAtSequenceNumber ||
          start.type == IteratorType::kAfterSequenceNumber) &&
-        (start.sequence >> 64 == 0 || SequenceShardIndex(start.sequence) != shard_index_))
+        (!start.sequence.fits_128() || SequenceShardIndex(start.sequence) != shard_index_))
       return Status::InvalidArgument("sequence number " + ToDecimal(start.sequence) +
                                      " does not belong to " + ShardIdFor(shard_index_));
     if (start.type == IteratorType::kAtTimestamp) min_time_ms_ = start.timestamp_ms;
@@ -42,7 +42,7 @@ class LocalShardCursor final : public ShardCursor {
         return PositionAtEnd(segs);
       case IteratorType::kAtSequenceNumber:
       case IteratorType::kAfterSequenceNumber: {
-        const uint64_t c = SequenceCounter(start.sequence);
+        const uint64_t c = *SequenceCounter(start.sequence);  // checked above
         const bool at = start.type == IteratorType::kAtSequenceNumber;
         if (c == 0 || c < segs.front()) return OpenAt(segs, 0);  // before the trim horizon
         skip_through_ = at ? c - 1 : c;

@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "core/hash_key.h"
+#include "core/sequence_number.h"
 #include "core/status.h"
 
 namespace kstream {
@@ -26,10 +27,21 @@ struct ShardMeta {
   int64_t created_ms = 0;
   std::optional<int64_t> closed_ms;        // set when resharding closed it
   std::optional<uint64_t> ending_counter;  // the last counter, once closed
+  // The numbers a remote endpoint reported (its own layout); the local store
+  // leaves them unset and derives both from index and counters.
+  std::optional<SequenceNumber> reported_start, reported_end;
 
   bool is_open() const { return !closed_ms.has_value(); }
   std::string id() const;
-  uint128 starting_sequence() const { return MakeSequenceNumber(index, 0); }
+  SequenceNumber starting_sequence() const {
+    return reported_start.value_or(MakeSequenceNumber(index, 0));
+  }
+  // Set once the shard is closed.
+  std::optional<SequenceNumber> ending_sequence() const {
+    if (reported_end) return reported_end;
+    if (ending_counter) return SequenceNumber(MakeSequenceNumber(index, *ending_counter));
+    return std::nullopt;
+  }
 };
 
 // One resharding step: parents to close, children to open. It is recorded in

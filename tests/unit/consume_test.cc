@@ -31,7 +31,7 @@ namespace {
 
 struct Written {
   uint64_t shard;
-  uint128 sequence;
+  SequenceNumber sequence;
   std::string key, data;
 };
 
@@ -75,7 +75,7 @@ void CheckExactlyOnce(const std::vector<Envelope>& got, const std::vector<Writte
   for (const auto& e : got) CHECK_MESSAGE(by_seq.emplace(e.sequence, &e).second, "duplicate");
   CHECK(got.size() == want.size());
   for (const auto& w : want) {
-    auto it = by_seq.find(w.sequence);
+    auto it = by_seq.find(w.sequence.low128());
     REQUIRE_MESSAGE(it != by_seq.end(), "missing " << w.data);
     CHECK(it->second->shard == w.shard);
     CHECK(it->second->key == w.key);

@@ -6,6 +6,7 @@
 
 #include "core/crc32c.h"
 #include "core/hash_key.h"
+#include "core/sequence_number.h"
 #include "core/text.h"
 #include "test_util.h"
 
@@ -261,5 +262,40 @@ TEST_SUITE("core") {
       CHECK(crc32c::Unmask(crc32c::Mask(v)) == v);
     }
     CHECK(crc32c::Mask(0xe3069283u) != 0xe3069283u);
+  }
+  TEST_CASE("SequenceNumbersHoldKinesisWidthExactly") {
+    // A real Amazon Kinesis number (AWS Lambda documentation): 56 digits, 188
+    // bits; hex 2 05bf4e5c2 6 0000000067648a17 00 05c181eea 00000006 2.
+    const std::string aws = "49590338271490256608559692538361571095921575989136588898";
+    auto seq = SequenceNumber::Parse(aws, "seq");
+    REQUIRE(seq.ok());
+    CHECK(!seq->fits_128());
+    CHECK(ToDecimal(*seq) == aws);
+    CHECK(SequenceShardIndex(*seq) == std::optional<uint64_t>(6));
+    CHECK(SequenceCounter(*seq) == std::optional<uint64_t>(0x67648a17));
+    // Numeric order, not text order.
+    auto next =
+        SequenceNumber::Parse("49590338271490256608559692538361571095921575989136588899", "s");
+    REQUIRE(next.ok());
+    CHECK(*seq < *next);
+    CHECK(SequenceNumber(kMaxHashKey) < *seq);
+    CHECK(SequenceNumber(MakeSequenceNumber(3, 9)) == SequenceNumber(MakeSequenceNumber(3, 9)));
+    // The API's widest: 129 digits.
+    const std::string widest(129, '9');
+    auto w = SequenceNumber::Parse(widest, "seq");
+    REQUIRE(w.ok());
+    CHECK(ToDecimal(*w) == widest);
+    CHECK(*seq < *w);
+    const std::string zeros_inside = "1" + std::string(60, '0') + "7";
+    CHECK(ToDecimal(SequenceNumber::Parse(zeros_inside, "s").value()) == zeros_inside);
+    CHECK(!SequenceNumber::Parse(std::string(130, '9'), "seq").ok());
+    CHECK(!SequenceNumber::Parse("0123", "seq").ok());
+    CHECK(!SequenceNumber::Parse("12a", "seq").ok());
+    CHECK(!SequenceNumber::Parse("", "seq").ok());
+    // Local numbers keep their layout; a 128-bit number outside it names no shard.
+    CHECK(SequenceShardIndex(SequenceNumber(MakeSequenceNumber(5, 1))) ==
+          std::optional<uint64_t>(5));
+    CHECK(!SequenceShardIndex(SequenceNumber(uint128(5))));
+    CHECK(ToDecimal(SequenceNumber(kMaxHashKey)) == ToDecimal(kMaxHashKey));
   }
 }

@@ -49,7 +49,7 @@ struct CursorFixture : TestStore {
       for (const auto& d : datas) recs.push_back({"pk", d, uint128(0)});
       REQUIRE(w->Put(recs, results).ok());
       for (size_t k = 0; k < recs.size(); ++k)
-        log.push_back({SequenceCounter(results[k].sequence), env.NowMillis(), datas[k]});
+        log.push_back({*SequenceCounter(results[k].sequence), env.NowMillis(), datas[k]});
       env.Advance(step_ms);
     }
     return log;
@@ -67,7 +67,7 @@ struct CursorFixture : TestStore {
     Value(cursor->Read(batch, 1, 1 << 20));
     if (batch.empty()) return std::nullopt;
     auto r = batch[0];
-    return Rec{r.sequence, r.arrival_ms, r.explicit_hash_key, std::string(r.partition_key),
+    return Rec{r.sequence.low128(), r.arrival_ms, r.explicit_hash_key, std::string(r.partition_key),
                std::string(r.data)};
   }
 };

@@ -72,7 +72,7 @@ TEST_SUITE("cursor") {
     auto log = f.Fill(300, 50, 3);
     CheckSeeks(f, log, 1);
     // The shard's starting sequence number (counter 0) means "from the start".
-    const uint128 start = Value(f.store.ReadMeta("s")).FindShard(0)->starting_sequence();
+    const uint128 start = Value(f.store.ReadMeta("s")).FindShard(0)->starting_sequence().low128();
     CheckFirst(f.First(IteratorType::kAtSequenceNumber, start), log, 0);
     CheckFirst(f.First(IteratorType::kAfterSequenceNumber, start), log, 0);
     // AFTER the newest record: nothing yet, then the next one written.

@@ -27,7 +27,7 @@ namespace {
 constexpr int64_t kMaxPoints = 5000;  // bounds each matrix; a scenario has far fewer
 
 struct Acked {
-  std::map<std::pair<uint64_t, uint128>, std::string> records;  // (shard, seq) -> data
+  std::map<std::pair<uint64_t, SequenceNumber>, std::string> records;  // (shard, seq) -> data
 };
 
 // Puts `batches` batches of 7 records with keys spread over the shards;
@@ -59,7 +59,7 @@ void CheckStore(const std::string& root, const Acked& acked, bool /*fired*/) {
   LocalStore store(Env::Default(), root);
   const StreamMeta meta = Value(store.ReadMetaFinished("s"));
   CHECK(CheckOpenShardsTile(meta).ok());
-  std::map<std::pair<uint64_t, uint128>, std::string> found;
+  std::map<std::pair<uint64_t, SequenceNumber>, std::string> found;
   for (const ShardMeta& shard : meta.shards) {
     auto cursor = Value(store.OpenCursor("s", shard.index, {}));
     for (const Rec& r : ReadAll(*cursor)) found[{shard.index, r.sequence}] = r.data;

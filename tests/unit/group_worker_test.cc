@@ -25,7 +25,7 @@ namespace {
 
 struct Got {
   uint64_t shard;
-  uint128 sequence;
+  SequenceNumber sequence;
   std::string key, data;
 };
 
@@ -118,7 +118,7 @@ struct WorkerFixture : kstest::TestStore {
 
 // Every record once, and per key in put order.
 void CheckExactlyOnceInOrder(const std::vector<Got>& got, int total) {
-  std::set<uint128> seen;
+  std::set<SequenceNumber> seen;
   std::map<std::string, int> next;
   for (const Got& g : got) {
     CHECK_MESSAGE(seen.insert(g.sequence).second, "repeated: " << g.data);

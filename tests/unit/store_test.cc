@@ -222,7 +222,7 @@ TEST_SUITE("store") {
     REQUIRE(f.store.CreateStream("s", 4, 24).ok());
     const StreamMeta meta = Value(f.store.ReadMeta("s"));
     auto w = Value(f.store.OpenWriter("s", SyncMode::kNever));
-    std::map<std::string, std::vector<uint128>> by_key;
+    std::map<std::string, std::vector<SequenceNumber>> by_key;
     std::set<uint64_t> used;
     for (int round = 0; round < 3; ++round) {
       std::vector<std::string> keys, datas;
@@ -285,8 +285,8 @@ TEST_SUITE("store") {
     REQUIRE(f.store.CreateStream("s", 3, 24).ok());
     auto w1 = Value(f.store.OpenWriter("s", SyncMode::kNever));
     auto w2 = Value(f.store.OpenWriter("s", SyncMode::kNever));  // interleaved writers
-    std::set<uint128> all;
-    std::map<uint64_t, uint128> last;
+    std::set<SequenceNumber> all;
+    std::map<uint64_t, SequenceNumber> last;
     for (int i = 0; i < 600; ++i) {
       auto& w = i % 2 ? w1 : w2;
       auto r = PutOne(*w, "k" + std::to_string(i % 37), std::string(size_t(i % 50), 'd'));
@@ -302,8 +302,8 @@ TEST_SUITE("store") {
       const auto& st = d.stats[shard];
       records += st.records;
       if (!last.count(shard)) continue;
-      CHECK(st.first_sequence == std::optional<uint128>(MakeSequenceNumber(shard, 1)));
-      CHECK(st.last_sequence == std::optional<uint128>(last[shard]));
+      CHECK(st.first_sequence == std::optional<SequenceNumber>(MakeSequenceNumber(shard, 1)));
+      CHECK(st.last_sequence == std::optional<SequenceNumber>(last[shard]));
       CHECK(st.records == SequenceCounter(last[shard]));
     }
     CHECK(records == 600);

@@ -117,7 +117,8 @@ inline std::vector<Rec> ReadAll(kstream::ShardCursor& cursor,
     REQUIRE_MESSAGE(st.ok(), st.status().message());
     for (size_t i = 0; i < batch.size(); ++i) {
       auto r = batch[i];
-      out.push_back({r.sequence, r.arrival_ms, r.explicit_hash_key, std::string(r.partition_key),
+      REQUIRE(r.sequence.fits_128());  // the local store's numbers
+      out.push_back({r.sequence.low128(), r.arrival_ms, r.explicit_hash_key, std::string(r.partition_key),
                      std::string(r.data)});
     }
     if (*st != kstream::ShardCursor::State::kMore) {
