@@ -35,6 +35,7 @@ int main(int argc, char** argv) {
   app.footer(kExamples);
   cli::CommonOptions common;
   cli::AddCommonOptions(app, common, kTool);
+  cli::AddEndpointOption(app, common);
   cli::GetCommand c;
   cli::AddGetOptions(app, c);
   if (int rc = cli::Parse(app, argc, argv, kTool); rc >= 0) return rc;

@@ -36,6 +36,7 @@ int main(int argc, char** argv) {
   app.footer(kExamples);
   cli::CommonOptions common;
   cli::AddCommonOptions(app, common, kTool);
+  cli::AddEndpointOption(app, common);
   std::string stream, partition_key, key_field, explicit_hash_key, sync = "batch", linger = "0ms";
   std::string batch_bytes = "4MiB", aggregate_max_size = "51200", failed_file;
   bool json = false, null_delimited = false, print_stats = false;
@@ -134,8 +135,9 @@ int main(int argc, char** argv) {
   cli::InstallStopHandlers(&g_stop);
   cli::Progress progress(kTool, common.quiet);
   o.on_progress = [&](const auto& st) { progress.Update(st.records, st.bytes); };
-  LocalStore store(Env::Default(), common.StoreRoot());
-  auto writer = store.OpenWriter(stream, o.sync);
+  auto backend = cli::OpenBackend(common);
+  if (!backend.ok()) return cli::Fail(kTool, backend.status());
+  auto writer = (*backend)->OpenWriter(stream, o.sync);
   if (!writer.ok()) return cli::Fail(kTool, writer.status());
   o.list_shards = [&] { return store.ListShards(stream); };
   FailedRecordLog failed(Env::Default(), failed_file);

@@ -41,6 +41,7 @@ int main(int argc, char** argv) {
   app.footer(kExamples);
   cli::CommonOptions common;
   cli::AddCommonOptions(app, common, kTool);
+  cli::AddEndpointOption(app, common);
   cli::ScaleCommand c;
   std::string scaling_action, at, period = "5m", sample = "1m", cool_off = "5m", interval;
   std::vector<std::string> args;
@@ -133,7 +134,8 @@ int main(int argc, char** argv) {
   if (Status s = cli::ValidateScaleCommand(c); !s.ok()) return cli::UsageError(kTool, s.message());
 
   cli::InstallStopHandlers(&g_stop);
-  LocalStore store(Env::Default(), common.StoreRoot());
-  if (Status s = cli::RunScaleCommand(store, c, &g_stop); !s.ok()) return cli::Fail(kTool, s);
+  auto backend = cli::OpenBackend(common);
+  if (!backend.ok()) return cli::Fail(kTool, backend.status());
+  if (Status s = cli::RunScaleCommand(**backend, c, &g_stop); !s.ok()) return cli::Fail(kTool, s);
   return cli::kExitOk;
 }

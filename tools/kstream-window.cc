@@ -98,6 +98,7 @@ int main(int argc, char** argv) {
   app.footer(kExamples);
   cli::CommonOptions common;
   cli::AddCommonOptions(app, common, kTool);
+  cli::AddEndpointOption(app, common);
   WindowFlags flags;
   AddWindowFlags(app, flags);
   RunOptions run;
@@ -162,8 +163,9 @@ int main(int argc, char** argv) {
   if (in.stream.empty()) {
     s = RunOnInput(**processor, STDIN_FILENO, Env::Default(), run, out, stats, &g_stop);
   } else {
-    LocalStore store(Env::Default(), common.StoreRoot());
-    s = RunOnStream(**processor, store, in, Env::Default(), run, out, stats, &g_stop);
+    auto backend = cli::OpenBackend(common);
+    if (!backend.ok()) return cli::Fail(kTool, backend.status());
+    s = RunOnStream(**processor, **backend, in, Env::Default(), run, out, stats, &g_stop);
   }
   if (!common.quiet) {
     if (stats.invalid > 0)

@@ -79,6 +79,7 @@ int main(int argc, char** argv) {
   app.fallthrough();  // --home, -q and -v also after the command
   cli::CommonOptions common;
   cli::AddCommonOptions(app, common, kTool);
+  cli::AddEndpointOption(app, common);
   cli::AdminOptions a;
 
   auto* create = app.add_subcommand("create", "Create a stream");
@@ -149,17 +150,31 @@ int main(int argc, char** argv) {
     if (Status s = ValidateStreamName(a.name); !s.ok()) return cli::UsageError(kTool, s.message());
   if (groups->parsed() || group->parsed())
     if (Status s = cli::CheckGroupAdmin(g); !s.ok()) return cli::UsageError(kTool, s.message());
-  LocalStore store(Env::Default(), common.StoreRoot());
-  LocalGroupStore group_store(&store);
   Status s;
-  if (create->parsed()) s = cli::CreateStream(store, a, common.quiet);
-  else if (list->parsed()) s = cli::ListStreams(store, a);
-  else if (describe->parsed()) s = cli::DescribeStream(store, a);
-  else if (del->parsed()) s = cli::DeleteStream(store, a, common.quiet);
-  else if (retention->parsed()) s = cli::SetRetention(store, a, common.quiet);
-  else if (groups->parsed()) s = cli::ListGroups(group_store, g);
-  else if (group->parsed())
-    s = cli::GroupCommand(store, group_store, g, Env::Default()->NowMillis(), common.quiet);
+  if (groups->parsed() || group->parsed()) {
+    if (common.remote()) return cli::UsageError(kTool, cli::kGroupsAreLocal);
+    LocalStore store(Env::Default(), common.StoreRoot());
+    LocalGroupStore group_store(&store);
+    if (groups->parsed())
+      s = cli::ListGroups(group_store, g);
+    else
+      s = cli::GroupCommand(store, group_store, g, Env::Default()->NowMillis(), common.quiet);
+    if (!s.ok()) return cli::Fail(kTool, s);
+    return cli::kExitOk;
+  }
+  auto backend = cli::OpenBackend(common);
+  if (!backend.ok()) return cli::Fail(kTool, backend.status());
+  Backend& b = **backend;
+  if (create->parsed())
+    s = cli::CreateStream(b, a, common.quiet);
+  else if (list->parsed())
+    s = cli::ListStreams(b, a);
+  else if (describe->parsed())
+    s = cli::DescribeStream(b, a);
+  else if (del->parsed())
+    s = cli::DeleteStream(b, a, common.quiet);
+  else if (retention->parsed())
+    s = cli::SetRetention(b, a, common.quiet);
   if (!s.ok()) return cli::Fail(kTool, s);
   return cli::kExitOk;
 }

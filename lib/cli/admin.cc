@@ -120,10 +120,12 @@ std::string DescribeStreamText(const StreamDescription& d) {
     if (s.parent) parents = std::to_string(*s.parent);
     if (s.adjacent_parent) parents += "," + std::to_string(*s.adjacent_parent);
     const ShardStats st = i < d.stats.size() ? d.stats[i] : ShardStats{};
-    snprintf(line, sizeof(line), "%-22s %-7s %-18s %12llu %14llu\n", s.id().c_str(),
+    // An endpoint reports no figures: "-", not a misleading 0.
+    const bool figures = i < d.stats.size();
+    snprintf(line, sizeof(line), "%-22s %-7s %-18s %12s %14s\n", s.id().c_str(),
              s.is_open() ? "open" : "closed", parents.c_str(),
-             static_cast<unsigned long long>(st.records),
-             static_cast<unsigned long long>(st.bytes));
+             figures ? std::to_string(st.records).c_str() : "-",
+             figures ? std::to_string(st.bytes).c_str() : "-");
     t += line;
     t += "    hash keys  " + ToDecimal(s.start_hash) + " .. " + ToDecimal(s.end_hash) + "\n";
     t += "    sequence   " + ToDecimal(s.starting_sequence()) + " .. ";

@@ -268,15 +268,20 @@ int RunGet(const CLI::App& app, const GetCommand& c, const CommonOptions& common
   Checked k;
   if (Status s = Check(app, c, k); !s.ok()) return UsageError(tool, s.message());
   if (k.read.limit && *k.read.limit == 0) return kExitOk;
-  LocalStore store(Env::Default(), common.StoreRoot());
-  if (!c.group.empty()) return RunGroup(store, c, k, common, tool, stop);
+  if (!c.group.empty()) {
+    if (common.remote()) return UsageError(tool, kGroupsAreLocal);
+    LocalStore store(Env::Default(), common.StoreRoot());
+    return RunGroup(store, c, k, common, tool, stop);
+  }
+  auto backend = OpenBackend(common);
+  if (!backend.ok()) return Fail(tool, backend.status());
 
   Progress progress(tool, common.quiet);
   k.read.on_progress = [&](const auto& st) { progress.Update(st.records, st.bytes); };
   RecordWriter out(STDOUT_FILENO, k.format);
   ConsumerStats stats;
   const auto started = std::chrono::steady_clock::now();
-  Status s = RunConsumer(store, c.stream, k.read, out, stats, stop);
+  Status s = RunConsumer(**backend, c.stream, k.read, out, stats, stop);
   progress.Finish();
   WarnCorrupt(tool, stats.corrupt, stats.malformed, common.quiet);
   if (common.verbose) PrintSummary(tool, stats.records, stats.bytes, started);

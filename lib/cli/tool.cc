@@ -10,6 +10,8 @@
 #include <iostream>
 
 #include "core/stop_flag.h"
+#include "aws/credentials.h"
+#include "remote/remote_backend.h"
 #include "store/local_store.h"
 
 namespace kstream::cli {
@@ -41,6 +43,24 @@ void AddCommonOptions(CLI::App& app, CommonOptions& common, const std::string& t
   app.add_flag("-q,--quiet", common.quiet, "Print nothing on stderr but errors");
   app.add_flag("-v,--verbose", common.verbose, "Print a summary on stderr");
   app.set_version_flag("--version", tool + " " + KSTREAM_VERSION, "Print the version and exit");
+}
+
+void AddEndpointOption(CLI::App& app, CommonOptions& common) {
+  app.add_option("--endpoint", common.endpoint,
+                 "Use the stream at this Kinesis-compatible endpoint (kstream-serve, Amazon "
+                 "Kinesis) instead of the local store; SigV4-signed with the usual AWS "
+                 "credentials")
+      ->envname("KSTREAM_ENDPOINT")
+      ->type_name("URL");
+}
+
+Result<std::unique_ptr<Backend>> OpenBackend(const CommonOptions& common) {
+  if (!common.remote())
+    return std::unique_ptr<Backend>(
+        std::make_unique<LocalStore>(Env::Default(), common.StoreRoot()));
+  auto config = remote::ConfigureClient(common.endpoint, aws::ProcessEnv());
+  if (!config.ok()) return config.status();
+  return std::unique_ptr<Backend>(std::make_unique<remote::RemoteBackend>(std::move(*config)));
 }
 
 int Parse(CLI::App& app, int argc, char** argv, const std::string& tool) {

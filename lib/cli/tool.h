@@ -4,10 +4,12 @@
 
 #include <CLI/CLI.hpp>
 
+#include <memory>
 #include <string>
 
 #include "core/status.h"
 #include "core/stop_flag.h"
+#include "store/backend.h"
 
 namespace kstream::cli {
 
@@ -20,11 +22,26 @@ struct CommonOptions {
   std::string home;  // --home; empty: DefaultStoreRoot()
   bool quiet = false;
   bool verbose = false;
+  std::string endpoint;  // --endpoint / $KSTREAM_ENDPOINT; empty: the local store
   std::string StoreRoot() const;
+  bool remote() const { return !endpoint.empty(); }
 };
 
 // Adds --home, --quiet, --verbose and --version to app.
 void AddCommonOptions(CLI::App& app, CommonOptions& common, const std::string& tool);
+
+// Why consumer groups refuse --endpoint.
+inline constexpr const char* kGroupsAreLocal =
+    "consumer groups keep their leases and checkpoints in the local store and have no remote "
+    "lease table: unset --endpoint/KSTREAM_ENDPOINT to use them";
+
+// Adds --endpoint URL (default $KSTREAM_ENDPOINT), for tools that can work on
+// a stream served by a Kinesis-compatible endpoint.
+void AddEndpointOption(CLI::App& app, CommonOptions& common);
+
+// The backend the options name: the endpoint's (SigV4 credentials and region
+// from the usual AWS sources) or the local store.
+Result<std::unique_ptr<Backend>> OpenBackend(const CommonOptions& common);
 
 // Parses argv. Returns -1 to go on, or the exit code to return (0 after
 // --help/--version, 2 after a usage error, with a short hint on stderr).

@@ -205,7 +205,7 @@ ApiStatus Service::GetShardIterator(const Value& req, Writer& out) {
       auto stats = backend_->GetShardStats(stream, shard->index);
       if (!stats.ok()) return StoreError(stats.status(), stream);
       it.kind = ShardIterator::Kind::kAfter;
-      it.counter = stats->last_sequence ? SequenceCounter(*stats->last_sequence) : 0;
+      it.counter = stats->last_sequence ? SequenceCounter(*stats->last_sequence).value_or(0) : 0;
       break;
     }
     case IteratorType::kAtSequenceNumber:
@@ -323,7 +323,7 @@ ApiStatus Service::GetRecords(const Value& req, Writer& out) {
     next.issued_ms = now;
     if (!batch.empty()) {
       next.kind = ShardIterator::Kind::kAfter;
-      next.counter = SequenceCounter(batch[batch.size() - 1].sequence);
+      next.counter = *SequenceCounter(batch[batch.size() - 1].sequence);  // the local layout
     }
     out.Key("NextShardIterator");
     out.String(EncodeShardIterator(next));
