@@ -58,10 +58,11 @@ bool IsBuiltin(const std::string& c) {
 
 int main(int argc, char** argv) {
   // Dispatch before parsing: the other tool owns the rest of the arguments.
-  // Common options before the command (kstream --home DIR put ...) go with it.
+  // Common options before the command (kstream --home DIR put ..., kstream
+  // --endpoint URL get ...) go with it.
   for (int i = 1; i < argc; ++i) {
     const std::string_view arg = argv[i];
-    if (arg == "--home") {
+    if (arg == "--home" || arg == "--endpoint") {
       ++i;
       continue;
     }

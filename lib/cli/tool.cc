@@ -51,7 +51,11 @@ void AddEndpointOption(CLI::App& app, CommonOptions& common) {
                  "Kinesis) instead of the local store; SigV4-signed with the usual AWS "
                  "credentials")
       ->envname("KSTREAM_ENDPOINT")
-      ->type_name("URL");
+      ->type_name("URL")
+      ->check([](const std::string& url) {
+        auto e = remote::ParseEndpoint(url);
+        return e.ok() ? std::string() : e.status().message();
+      });
 }
 
 Result<std::unique_ptr<Backend>> OpenBackend(const CommonOptions& common) {

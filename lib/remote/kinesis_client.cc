@@ -166,8 +166,8 @@ struct KinesisClient::Http {
   explicit Http(const ClientConfig& c) : client(c.endpoint.Url()) {
     client.set_keep_alive(true);
     client.set_connection_timeout(std::chrono::seconds(10));
-    client.set_read_timeout(std::chrono::seconds(60));
-    client.set_write_timeout(std::chrono::seconds(60));
+    client.set_read_timeout(std::chrono::seconds(20));
+    client.set_write_timeout(std::chrono::seconds(20));
     if (!c.ca_bundle.empty()) client.set_ca_cert_path(c.ca_bundle);
   }
   httplib::Client client;

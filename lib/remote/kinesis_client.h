@@ -35,8 +35,8 @@ struct Endpoint {
 Result<Endpoint> ParseEndpoint(std::string_view url);
 
 struct RetryPolicy {
-  int max_attempts = 10;  // tries of one call, the first included
-  int base_ms = 100;      // the first backoff's ceiling; doubles per retry
+  int max_attempts = 5;  // tries of one call, the first included
+  int base_ms = 100;     // the first backoff's ceiling; doubles per retry
   int cap_ms = 5000;
 };
 
@@ -49,6 +49,9 @@ struct ClientConfig {
   std::string region;
   std::string ca_bundle;  // AWS_CA_BUNDLE; empty: the system's
   RetryPolicy retry;
+  // PutRecords: how often one record may be refused (throttled) before the
+  // put fails; with the backoff, about half a minute, the KPL's record TTL.
+  int put_attempts = 12;
 };
 
 // Endpoint, credentials and region for a URL from the usual AWS sources.

@@ -39,7 +39,7 @@ class RemoteWriter final : public StreamWriter {
       if (!answer.ok()) {
         if (error.type == "ResourceNotFoundException")
           return StreamNotFound(client_.config().endpoint, stream_);
-        if (!IsRetryableError(error) || retry + 1 >= policy.max_attempts)
+        if (!IsRetryableError(error) || retry + 1 >= client_.config().put_attempts)
           return answer.status().Prefixed(RetryNote(retry));
         client_.sleep(BackoffMillis(policy, retry++, client_.rng()));
         continue;
@@ -53,7 +53,7 @@ class RemoteWriter final : public StreamWriter {
         continue;
       }
       for (size_t i : failed) {
-        if (++tries[i] >= policy.max_attempts)
+        if (++tries[i] >= client_.config().put_attempts)
           return Status::LimitExceeded("PutRecords: record " + std::to_string(i + 1) +
                                        " of the batch was refused " + std::to_string(tries[i]) +
                                        " times (" + last_record_error_ + ")");
