@@ -21,7 +21,7 @@ constexpr std::string_view kIntentSuffix = ".intent";
 
 }  // namespace
 
-std::string IntentName(uint64_t shard, uint128 last) {
+std::string IntentName(uint64_t shard, const SequenceNumber& last) {
   return ShardIdFor(shard) + "-" + ToDecimal(last) + std::string(kIntentSuffix);
 }
 
@@ -277,7 +277,7 @@ Status Flusher::Commit(uint64_t shard, const std::vector<std::shared_ptr<Job>>& 
     return s.Prefixed(context);
   }
   KS_RETURN_IF_ERROR(Publish(intent).Prefixed(context));
-  std::optional<uint128> previous;
+  std::optional<SequenceNumber> previous;
   {
     std::lock_guard lock(mu_);
     if (auto it = last_intent_.find(shard); it != last_intent_.end()) previous = it->second;
@@ -298,7 +298,7 @@ Result<Flusher::Recovered> Flusher::Recover(uint64_t shard, LockFile* lock) {
   if (!*ours) return Recovered{false, std::nullopt};
   KS_ASSIGN_OR_RETURN(auto names, env_->ListDir(staging_dir_));
   const std::string mine = ShardIdFor(shard) + "-";
-  std::vector<std::pair<uint128, std::string>> intents;
+  std::vector<std::pair<SequenceNumber, std::string>> intents;
   for (const auto& name : names) {
     if (!name.starts_with(mine) || !name.ends_with(kIntentSuffix)) continue;
     const std::string_view seq = std::string_view(name).substr(

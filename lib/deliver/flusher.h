@@ -67,14 +67,14 @@ struct FlushPart {
 
 struct FlushJob {
   uint64_t shard = 0;
-  uint128 last = 0;  // the last record of the shard the job covers
+  SequenceNumber last;  // the last record of the shard the job covers
   std::vector<FlushPart> parts;
   LockFile* lock = nullptr;  // the shard's; outlives the job
 };
 
 struct FlushResult {
   uint64_t shard = 0;
-  uint128 last = 0;
+  SequenceNumber last;
   bool published = false;  // false: the shard was no longer ours
 };
 
@@ -114,7 +114,7 @@ class Flusher {
   // Takes over a shard no job of which is left here (see above).
   struct Recovered {
     bool ours = false;               // false: another worker holds the shard; nothing was touched
-    std::optional<uint128> covered;  // the last sequence number the newest intent covers
+    std::optional<SequenceNumber> covered;  // the last sequence number the newest intent covers
   };
   Result<Recovered> Recover(uint64_t shard, LockFile* lock);
   const std::string& staging_dir() const { return staging_dir_; }
@@ -155,7 +155,7 @@ class Flusher {
   std::condition_variable changed_;
   std::map<uint64_t, ShardQueue> shards_;
   std::deque<std::shared_ptr<Job>> to_stage_;  // submission order
-  std::map<uint64_t, uint128> last_intent_;    // committed, to remove when superseded
+  std::map<uint64_t, SequenceNumber> last_intent_;    // committed, to remove when superseded
   std::vector<FlushResult> results_;
   std::vector<std::string> spare_buffers_;
   Status failure_;
@@ -167,6 +167,6 @@ class Flusher {
 };
 
 // "shardId-000000000003-<last>.intent": the name of a shard's flush intent.
-std::string IntentName(uint64_t shard, uint128 last);
+std::string IntentName(uint64_t shard, const SequenceNumber& last);
 
 }  // namespace kstream
