@@ -12,6 +12,7 @@ constexpr char kTool[] = "kstream-get";
 constexpr char kExamples[] = R"(Examples:
   kstream-get logs                                   # every record, then exit
   kstream-get logs --follow | grep ERROR             # like tail -f
+  KSTREAM_ENDPOINT=http://127.0.0.1:4567 kstream-get logs -f   # from kstream-serve
   kstream-get logs --shard shardId-000000000003 -f --json
   kstream-get logs -i AT_TIMESTAMP --timestamp 2024-05-01T12:00:00Z -n 10
   kstream-get logs -i AFTER_SEQUENCE_NUMBER --sequence-number 18446744073709551620

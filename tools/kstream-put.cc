@@ -20,6 +20,7 @@ namespace {
 constexpr char kTool[] = "kstream-put";
 constexpr char kExamples[] = R"(Examples:
   tail -F /var/log/app.log | kstream-put logs
+  kstream-put logs --endpoint https://kinesis.eu-west-1.amazonaws.com < lines.txt
   kstream-put events --key-field user.id < events.ndjson
   printf 'hello\n' | kstream-put logs -k web-1 --sync always --print
   kstream-put logs --json < entries.ndjson     # {"PartitionKey":..,"Data":"<base64>"}

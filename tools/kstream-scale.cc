@@ -23,6 +23,7 @@ constexpr char kExamples[] = R"(Actions:
   report                          the open shards and their share of the hash space
 
 Examples:
+  kstream-scale logs split shardId-000000000000 --endpoint http://127.0.0.1:4567
   kstream-scale logs up --count 2                 # in cron or a deploy script
   kstream-scale logs down --pct 50 --min-shards 2
   kstream-scale logs resize 8 --dry-run

@@ -20,6 +20,7 @@ namespace {
 constexpr char kTool[] = "kstream-window";
 constexpr char kExamples[] = R"(Examples:
   kstream-get sensors -f | kstream-window --tumbling 5s --group-by device --avg temperature
+  kstream-window --stream sensors --endpoint http://127.0.0.1:4567 --tumbling 5s --count
   kstream-window --tumbling 1m --time-field timestamp --group-by payerId --sum value < metering.ndjson
   kstream-window --sliding 1m --every 10s --percentile latency:50,99 --group-by endpoint < requests.ndjson
   kstream-window --session 30m --time-field ts --group-by user --count --distinct page < clicks.ndjson

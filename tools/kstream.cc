@@ -20,6 +20,7 @@ constexpr char kTool[] = "kstream";
 constexpr char kExamples[] = R"(Examples:
   kstream create logs --shards 4
   kstream list
+  kstream --endpoint http://127.0.0.1:4567 list   # streams of a kstream-serve (or KSTREAM_ENDPOINT)
   kstream describe logs --json
   kstream retention logs 48
   kstream delete logs

@@ -8,7 +8,7 @@
 # completions by command name.
 
 # Options that take a value, as the next token or after '='.
-set -g __kstream_arg_opts --home -k --partition-key -K --key-field -E --explicit-hash-key \
+set -g __kstream_arg_opts --home --endpoint -k --partition-key -K --key-field -E --explicit-hash-key \
     --sync --linger --batch-records --batch-bytes --aggregate-max-count --aggregate-max-size \
     --failed -s --shard -i --iterator --sequence-number --timestamp \
     -n --limit --shards --retention --scaling-action --count --pct --min-shards --max-shards --at \
@@ -181,6 +181,7 @@ end
 for c in kstream kstream-put kstream-get kstream-scale kstream-window
     complete -c $c -f
     complete -c $c -l home -x -a '(__fish_complete_directories)' -d 'Store root (overrides $KSTREAM_HOME)'
+    complete -c $c -l endpoint -x -a 'http://127.0.0.1:4567' -d 'Kinesis-compatible endpoint instead of the store ($KSTREAM_ENDPOINT)'
     complete -c $c -s q -l quiet -d 'No diagnostics except errors'
     complete -c $c -s v -l verbose -d 'Summary and progress on stderr'
     complete -c $c -s h -l help -d 'Show help with examples'
