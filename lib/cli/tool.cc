@@ -9,8 +9,8 @@
 #include <cstring>
 #include <iostream>
 
-#include "core/stop_flag.h"
 #include "aws/credentials.h"
+#include "core/stop_flag.h"
 #include "remote/remote_backend.h"
 #include "store/local_store.h"
 
