@@ -140,7 +140,7 @@ int main(int argc, char** argv) {
   if (!backend.ok()) return cli::Fail(kTool, backend.status());
   auto writer = (*backend)->OpenWriter(stream, o.sync);
   if (!writer.ok()) return cli::Fail(kTool, writer.status());
-  o.list_shards = [&] { return store.ListShards(stream); };
+  o.list_shards = [&] { return (*backend)->ListShards(stream); };
   FailedRecordLog failed(Env::Default(), failed_file);
   if (Status s = failed.Open(); !s.ok()) return cli::Fail(kTool, s.Prefixed("--failed"));
   o.on_failed = [&](const FailedRecord& f) { failed.Add(f); };

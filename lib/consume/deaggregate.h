@@ -49,7 +49,8 @@ class DeaggregatingCursor final : public ShardCursor {
   bool AddNext(RecordBatch& batch);
 
   std::unique_ptr<ShardCursor> inner_;
-  std::optional<std::pair<uint128, uint32_t>> skip_;  // (sequence, last processed sub-record)
+  std::optional<std::pair<SequenceNumber, uint32_t>>
+      skip_;  // (sequence, last processed sub-record)
   uint64_t* malformed_;
   bool whole_records_;
   RecordBatch raw_;  // Kinesis records read, not all handed out

@@ -59,8 +59,8 @@ class Collect final : public BatchHandler {
 class Hold final : public BatchHandler {
  public:
   bool fail = false;
-  std::map<uint64_t, std::vector<uint128>> held;
-  std::map<uint64_t, uint128> delivered;
+  std::map<uint64_t, std::vector<SequenceNumber>> held;
+  std::map<uint64_t, SequenceNumber> delivered;
 
   size_t max_batch() const override { return 5; }
   Result<bool> Handle(uint64_t shard, const RecordBatch& r, const Context&) override {
@@ -69,9 +69,9 @@ class Hold final : public BatchHandler {
   }
   Result<bool> Flush() override { return true; }
   bool defers_delivery() const override { return true; }
-  std::optional<uint128> Delivered(uint64_t shard) const override {
+  std::optional<SequenceNumber> Delivered(uint64_t shard) const override {
     auto it = delivered.find(shard);
-    return it == delivered.end() ? std::nullopt : std::optional<uint128>(it->second);
+    return it == delivered.end() ? std::nullopt : std::optional<SequenceNumber>(it->second);
   }
   Status DeliverShard(uint64_t shard, const Context&) override {
     if (fail) return Status::IOError("disk full");

@@ -28,7 +28,7 @@ std::string Aggregate(const std::vector<kpl::UserRecord>& records) {
 }
 
 struct UserRec {
-  uint128 sequence;
+  SequenceNumber sequence;
   std::optional<uint32_t> sub;
   std::string key, data;
   std::optional<uint128> ehk;
@@ -95,7 +95,7 @@ TEST_SUITE("kpl_stream") {
     CHECK(raw_records == r.stats.kinesis_records);
 
     // De-aggregated: every line once, in put order, where --print said it went.
-    std::map<std::pair<uint128, uint32_t>, std::string> read;
+    std::map<std::pair<SequenceNumber, uint32_t>, std::string> read;
     for (const auto& shard : meta.shards) {
       auto cursor = Value(OpenReadCursor(f.store, "s", shard.index, {}, {}));
       uint64_t last_line = 0;
