@@ -50,6 +50,10 @@ class BatchHandler {
   virtual Status DeliverDue(const Context& /*ctx*/) { return Status::Ok(); }
   // Delivers everything held of shard.
   virtual Status DeliverShard(uint64_t /*shard*/, const Context& /*ctx*/) { return Status::Ok(); }
+  // Starts delivering everything held of shard without waiting for it; the
+  // worker calls it for every shard before DeliverShard() on each, so the
+  // shards' last flushes overlap instead of running one after another.
+  virtual Status StartDelivery(uint64_t /*shard*/) { return Status::Ok(); }
   // When DeliverDue() next has work, on the Env clock.
   virtual int64_t next_due_ms() const { return std::numeric_limits<int64_t>::max(); }
   // The worker no longer holds shard: drop what is held of it undelivered

@@ -227,8 +227,15 @@ class GroupWorker {
   // go, then looks for its children. True if any ended.
   Result<bool> FinishEndedShards() {
     std::vector<LeaseCoordinator::CheckpointWrite> writes;
+    auto finished = [&](uint64_t index, const Shard& s) {
+      return s.ended && s.pending.empty() && !s.handled && coord_.holds(index);
+    };
+    // A failure to start shows again in ShardDelivered, which also reaps
+    // what did get delivered.
+    for (auto& [index, s] : shards_)
+      if (finished(index, s)) (void)handler_.StartDelivery(index);
     for (auto& [index, s] : shards_) {
-      if (!s.ended || !s.pending.empty() || s.handled || !coord_.holds(index)) continue;
+      if (!finished(index, s)) continue;
       KS_ASSIGN_OR_RETURN(bool delivered, ShardDelivered(index, s));
       if (delivered) writes.push_back({index, Checkpoint::ShardEnd(), /*release=*/true});
     }
@@ -253,6 +260,8 @@ class GroupWorker {
   // Delivers the batch in hand, checkpoints and releases every lease.
   Status Shutdown() {
     Status flushed = FlushHandled();
+    for (auto& [index, s] : shards_)
+      if (flushed.ok() && coord_.holds(index)) (void)handler_.StartDelivery(index);  // as above
     for (auto& [index, s] : shards_) {
       if (!flushed.ok()) break;
       if (coord_.holds(index)) flushed = ShardDelivered(index, s).status();

@@ -1,5 +1,7 @@
 #include "deliver/compress.h"
 
+#include <algorithm>
+
 #include <lz4frame.h>
 #include <zlib.h>
 #include <zstd.h>
@@ -59,21 +61,24 @@ LevelRange CompressionLevels(Compression c) {
 
 namespace {
 
+// The input is compressed a piece at a time into a buffer of about this
+// size, which goes to the sink before the next piece.
+constexpr size_t kPiece = 1 << 20;
+
 class Copy final : public Compressor {
  public:
-  Status Compress(std::string_view in, std::string& out) override {
-    out.assign(in);
-    return Status::Ok();
+  Status Compress(std::string_view in, const Sink& sink) override {
+    return in.empty() ? Status::Ok() : sink(in);
   }
 };
 
 class Gzip final : public Compressor {
  public:
-  explicit Gzip(int level) : level_(level) {}
+  explicit Gzip(int level) : level_(level), out_(kPiece, '\0') {}
   ~Gzip() override {
     if (ready_) deflateEnd(&z_);
   }
-  Status Compress(std::string_view in, std::string& out) override {
+  Status Compress(std::string_view in, const Sink& sink) override {
     if (!ready_) {
       // windowBits 15 + 16: a gzip header and trailer instead of zlib's.
       if (deflateInit2(&z_, level_, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY) != Z_OK)
@@ -82,13 +87,16 @@ class Gzip final : public Compressor {
     } else if (deflateReset(&z_) != Z_OK) {
       return Status::IOError("gzip: cannot reset zlib");
     }
-    out.resize(deflateBound(&z_, uLong(in.size())));
     z_.next_in = reinterpret_cast<Bytef*>(const_cast<char*>(in.data()));
-    z_.avail_in = uInt(in.size());
-    z_.next_out = reinterpret_cast<Bytef*>(out.data());
-    z_.avail_out = uInt(out.size());
-    if (deflate(&z_, Z_FINISH) != Z_STREAM_END) return Status::IOError("gzip: deflate failed");
-    out.resize(out.size() - z_.avail_out);
+    z_.avail_in = uInt(in.size());  // parts are far below 4 GiB
+    for (int rc = Z_OK; rc != Z_STREAM_END;) {
+      z_.next_out = reinterpret_cast<Bytef*>(out_.data());
+      z_.avail_out = uInt(out_.size());
+      rc = deflate(&z_, Z_FINISH);
+      if (rc != Z_OK && rc != Z_STREAM_END && rc != Z_BUF_ERROR)
+        return Status::IOError("gzip: deflate failed");
+      KS_RETURN_IF_ERROR(sink({out_.data(), out_.size() - z_.avail_out}));
+    }
     return Status::Ok();
   }
 
@@ -96,49 +104,78 @@ class Gzip final : public Compressor {
   int level_;
   z_stream z_{};
   bool ready_ = false;
+  std::string out_;
 };
 
 class Zstd final : public Compressor {
  public:
-  explicit Zstd(int level) : cctx_(ZSTD_createCCtx()) {
+  explicit Zstd(int level) : cctx_(ZSTD_createCCtx()), out_(kPiece, '\0') {
     ZSTD_CCtx_setParameter(cctx_, ZSTD_c_compressionLevel, level);
     ZSTD_CCtx_setParameter(cctx_, ZSTD_c_checksumFlag, 1);  // as the zstd CLI does
   }
   ~Zstd() override { ZSTD_freeCCtx(cctx_); }
-  Status Compress(std::string_view in, std::string& out) override {
+  Status Compress(std::string_view in, const Sink& sink) override {
     if (!cctx_) return Status::IOError("zstd: cannot create a context");
-    out.resize(ZSTD_compressBound(in.size()));
-    size_t n = ZSTD_compress2(cctx_, out.data(), out.size(), in.data(), in.size());
-    if (ZSTD_isError(n)) return Status::IOError(std::string("zstd: ") + ZSTD_getErrorName(n));
-    out.resize(n);
-    return Status::Ok();
+    // The whole part as one contiguous input; its size goes into the frame
+    // header and tunes the parameters, as for the CLI on a regular file.
+    size_t rc = ZSTD_CCtx_reset(cctx_, ZSTD_reset_session_only);
+    if (!ZSTD_isError(rc)) rc = ZSTD_CCtx_setPledgedSrcSize(cctx_, in.size());
+    ZSTD_inBuffer input{in.data(), in.size(), 0};
+    while (!ZSTD_isError(rc)) {
+      ZSTD_outBuffer output{out_.data(), out_.size(), 0};
+      rc = ZSTD_compressStream2(cctx_, &output, &input, ZSTD_e_end);
+      if (ZSTD_isError(rc)) break;
+      KS_RETURN_IF_ERROR(sink({out_.data(), output.pos}));
+      if (rc == 0) return Status::Ok();  // the frame is complete
+    }
+    return Status::IOError(std::string("zstd: ") + ZSTD_getErrorName(rc));
   }
 
  private:
   ZSTD_CCtx* cctx_;
+  std::string out_;
 };
 
 class Lz4 final : public Compressor {
  public:
   explicit Lz4(int level) {
+    if (LZ4F_isError(LZ4F_createCompressionContext(&cctx_, LZ4F_VERSION))) cctx_ = nullptr;
     prefs_.compressionLevel = level;
     // The lz4 CLI's defaults: 4 MB independent blocks, a content checksum.
     prefs_.frameInfo.blockSizeID = LZ4F_max4MB;
     prefs_.frameInfo.blockMode = LZ4F_blockIndependent;
     prefs_.frameInfo.contentChecksumFlag = LZ4F_contentChecksumEnabled;
+    // Each update's input becomes blocks at once, compressed straight from
+    // the part; nothing is copied aside to fill a 4 MB block.
+    prefs_.autoFlush = 1;
+    out_.resize(LZ4F_compressBound(kPiece, &prefs_));
   }
-  Status Compress(std::string_view in, std::string& out) override {
+  ~Lz4() override { LZ4F_freeCompressionContext(cctx_); }
+  Status Compress(std::string_view in, const Sink& sink) override {
+    if (!cctx_) return Status::IOError("lz4: cannot create a context");
     LZ4F_preferences_t prefs = prefs_;
     prefs.frameInfo.contentSize = in.size();
-    out.resize(LZ4F_compressFrameBound(in.size(), &prefs));
-    size_t n = LZ4F_compressFrame(out.data(), out.size(), in.data(), in.size(), &prefs);
-    if (LZ4F_isError(n)) return Status::IOError(std::string("lz4: ") + LZ4F_getErrorName(n));
-    out.resize(n);
-    return Status::Ok();
+    auto failed = [](size_t n) {
+      return Status::IOError(std::string("lz4: ") + LZ4F_getErrorName(n));
+    };
+    size_t n = LZ4F_compressBegin(cctx_, out_.data(), out_.size(), &prefs);
+    if (LZ4F_isError(n)) return failed(n);
+    KS_RETURN_IF_ERROR(sink({out_.data(), n}));
+    for (size_t at = 0; at < in.size(); at += kPiece) {
+      const size_t piece = std::min(kPiece, in.size() - at);
+      n = LZ4F_compressUpdate(cctx_, out_.data(), out_.size(), in.data() + at, piece, nullptr);
+      if (LZ4F_isError(n)) return failed(n);
+      KS_RETURN_IF_ERROR(sink({out_.data(), n}));
+    }
+    n = LZ4F_compressEnd(cctx_, out_.data(), out_.size(), nullptr);
+    if (LZ4F_isError(n)) return failed(n);
+    return sink({out_.data(), n});
   }
 
  private:
+  LZ4F_cctx* cctx_ = nullptr;
   LZ4F_preferences_t prefs_{};
+  std::string out_;
 };
 
 }  // namespace

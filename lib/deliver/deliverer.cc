@@ -152,6 +152,11 @@ void Deliverer::Add(uint64_t shard, ShardState& st, const RecordBatch::Record& r
 
 size_t Deliverer::AppendRecord(uint64_t shard, Part& p, const RecordBatch::Record& r) {
   const size_t before = p.bytes.size();
+  // A part that got this far likely fills its buffer: room for all of it at
+  // once spares the copies and fresh pages of doubling.
+  constexpr size_t kLikelyFull = 1 << 20;
+  if (before >= kLikelyFull && p.bytes.capacity() < o_.buffer_bytes + kLikelyFull)
+    p.bytes.reserve(o_.buffer_bytes + kLikelyFull);
   if (o_.format == DeliverFormat::kJson) {
     AppendRecordEnvelope(p.bytes, shard, r);
     p.bytes += '\n';
@@ -216,6 +221,11 @@ Status Deliverer::DeliverShard(uint64_t shard, const Context&) {
   flusher_->Wait(shard);
   Reap();
   return submitted.ok() ? flusher_->failure() : submitted;
+}
+
+Status Deliverer::StartDelivery(uint64_t shard) {
+  auto it = shards_.find(shard);
+  return it == shards_.end() ? Status::Ok() : Submit(shard, it->second);
 }
 
 void Deliverer::Release(uint64_t shard) {

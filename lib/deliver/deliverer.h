@@ -61,6 +61,7 @@ class Deliverer final : public BatchHandler {
   std::optional<SequenceNumber> Delivered(uint64_t shard) const override;
   Status DeliverDue(const Context& ctx) override;
   Status DeliverShard(uint64_t shard, const Context& ctx) override;
+  Status StartDelivery(uint64_t shard) override;
   int64_t next_due_ms() const override;
   void Release(uint64_t shard) override;
 

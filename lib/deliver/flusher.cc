@@ -131,7 +131,6 @@ bool Flusher::NextStep(std::shared_ptr<Job>* stage, uint64_t* commit_shard,
 void Flusher::Loop() {
   pthread_setname_np(pthread_self(), "ks-flush");  // in top and perf
   auto compressor = Compressor::Create(o_.compression, o_.level);
-  std::string compressed;  // kept: its pages stay mapped from job to job
   std::unique_lock lock(mu_);
   for (;;) {
     std::shared_ptr<Job> stage;
@@ -142,13 +141,15 @@ void Flusher::Loop() {
     ++busy_;
     lock.unlock();
     bool published = false;
-    Status s =
-        stage ? (compressor.ok() ? Stage(*stage, **compressor, compressed) : compressor.status())
-              : Commit(shard, commit, &published);
+    Status s = stage ? (compressor.ok() ? Stage(*stage, **compressor) : compressor.status())
+                     : Commit(shard, commit, &published);
     lock.lock();
     --busy_;
     if (stage) {
       ShardQueue& q = shards_[stage->job.shard];
+      // Staged or dropped, its contents are done with: the next parts
+      // fill them again while this job waits to commit.
+      RecycleBuffers(*stage);
       if (s.ok() && failure_.ok()) {
         stage->state = Job::State::kStaged;
       } else {
@@ -171,11 +172,6 @@ void Flusher::Loop() {
             stats_.bytes_out += j->add.bytes_out;
             stats_.files += j->add.files;
           }
-        }
-        for (FlushPart& p : j->job.parts) {
-          if (spare_buffers_.size() >= o_.max_pending + 4) break;
-          p.bytes.clear();
-          spare_buffers_.push_back(std::move(p.bytes));
         }
       }
       if (q.jobs.empty()) shards_.erase(shard);
@@ -206,7 +202,17 @@ void Flusher::RemoveStaged(const Job& job) {
   for (const auto& f : job.staged) (void)env_->RemoveFile(JoinPath(staging_dir_, f.staged));
 }
 
-Status Flusher::Stage(Job& j, Compressor& compressor, std::string& compressed) {
+void Flusher::RecycleBuffers(Job& j) {
+  for (FlushPart& p : j.job.parts) {
+    if (spare_buffers_.size() >= o_.max_pending + 4) break;
+    if (p.bytes.capacity() == 0) continue;
+    p.bytes.clear();
+    spare_buffers_.push_back(std::move(p.bytes));
+  }
+  for (FlushPart& p : j.job.parts) std::string().swap(p.bytes);  // the rest are freed now
+}
+
+Status Flusher::Stage(Job& j, Compressor& compressor) {
   // Unique per flush and worker: a crash before the intent leaves names no
   // intent uses, and no other worker stages under them.
   const std::string tag =
@@ -214,8 +220,7 @@ Status Flusher::Stage(Job& j, Compressor& compressor, std::string& compressed) {
   for (const FlushPart& p : j.job.parts) {
     FlushIntent::File f{tag + std::to_string(j.staged.size()) + ".part", p.final};
     const std::string path = JoinPath(staging_dir_, f.staged);
-    Status s = compressor.Compress(p.bytes, compressed);
-    if (s.ok()) s = env_->RemoveFile(path);  // left by a crash
+    Status s = env_->RemoveFile(path);  // left by a crash
     std::unique_ptr<AppendFile> file;
     if (s.ok()) {
       auto opened = env_->OpenAppend(path, /*create=*/true);
@@ -223,13 +228,18 @@ Status Flusher::Stage(Job& j, Compressor& compressor, std::string& compressed) {
       if (s.ok()) file = std::move(*opened);
     }
     if (file) j.staged.push_back(f);
-    if (s.ok()) s = file->Append(compressed);
+    uint64_t written = 0;
+    if (s.ok())
+      s = compressor.Compress(p.bytes, [&](std::string_view piece) {
+        written += piece.size();
+        return piece.empty() ? Status::Ok() : file->Append(piece);
+      });
     if (s.ok()) s = file->Sync();
     if (!s.ok()) return s.Prefixed("cannot deliver to '" + o_.dir + "'");
     j.add.records += p.records;
     if (p.errors) j.add.error_records += p.records;
     j.add.bytes_in += p.bytes.size();
-    j.add.bytes_out += compressed.size();
+    j.add.bytes_out += written;
     ++j.add.files;
   }
   return Status::Ok();

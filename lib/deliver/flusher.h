@@ -107,7 +107,7 @@ class Flusher {
   std::vector<FlushResult> TakeResults();
   Status failure() const;
   DeliverStats stats() const;
-  // A buffer of a finished job, emptied, for the caller to fill again (its
+  // A buffer of a staged job, emptied, for the caller to fill again (its
   // pages are already mapped: cheaper than a new one). Empty if none.
   std::string TakeBuffer();
 
@@ -136,7 +136,9 @@ class Flusher {
   // Under mu_: the next step to run, if any.
   bool NextStep(std::shared_ptr<Job>* stage, uint64_t* commit_shard,
                 std::vector<std::shared_ptr<Job>>* commit);
-  Status Stage(Job& job, Compressor& compressor, std::string& compressed);
+  Status Stage(Job& job, Compressor& compressor);
+  // Under mu_: keeps the emptied buffers of a staged job for TakeBuffer.
+  void RecycleBuffers(Job& job);
   Status Commit(uint64_t shard, const std::vector<std::shared_ptr<Job>>& jobs, bool* published);
   // Renames what is still staged; fsyncs the directories it changed.
   Status Publish(const FlushIntent& intent);

@@ -173,12 +173,27 @@ void SegmentReader::Seek(uint64_t offset, uint64_t last_counter) {
   last_counter_ = last_counter;
 }
 
+void SegmentReader::Buffer::erase_front(size_t n) {
+  std::memmove(bytes_.get(), bytes_.get() + n, size_ - n);
+  size_ -= n;
+}
+
+void SegmentReader::Buffer::resize(size_t n) {
+  if (n > capacity_) {
+    auto bigger = std::make_unique_for_overwrite<char[]>(n);  // not zeroed
+    if (size_) std::memcpy(bigger.get(), bytes_.get(), size_);
+    bytes_ = std::move(bigger);
+    capacity_ = n;
+  }
+  size_ = n;
+}
+
 Result<size_t> SegmentReader::Fill(size_t need) {
   const uint64_t buf_end = buf_offset_ + buf_.size();
   if (offset_ >= buf_offset_ && offset_ <= buf_end) {
     const size_t available = size_t(buf_end - offset_);
     if (available >= need) return available;
-    buf_.erase(0, size_t(offset_ - buf_offset_));  // keep the unread tail
+    buf_.erase_front(size_t(offset_ - buf_offset_));  // keep the unread tail
   } else {
     buf_.clear();
   }

@@ -263,19 +263,36 @@ struct DeliverFixture {
 TEST_SUITE("deliver") {
   TEST_CASE("EveryCodecWritesOneStandardFrameThatDecodesToTheInput") {
     std::string input;
-    for (int i = 0; i < 20000; ++i) input += "{\"device\":" + std::to_string(i % 17) + "}\n";
+    // Several MiB: more than one piece goes in and out of the streaming codecs.
+    for (int i = 0; i < 250000; ++i)
+      input += "{\"device\":" + std::to_string(i % 17) + ",\"n\":" + std::to_string(i) + "}\n";
     for (Compression c :
          {Compression::kNone, Compression::kGzip, Compression::kZstd, Compression::kLz4}) {
       CAPTURE(CompressionName(c));
       const LevelRange levels = CompressionLevels(c);
       for (int level : {levels.min, levels.fallback}) {
         auto comp = Value(Compressor::Create(c, level));
-        std::string out;
-        REQUIRE(comp->Compress(input, out).ok());
+        auto compress = [&](std::string_view in) {
+          std::string out;
+          REQUIRE(comp->Compress(in,
+                                 [&](std::string_view piece) {
+                                   out += piece;
+                                   return Status::Ok();
+                                 })
+                      .ok());
+          return out;
+        };
+        const std::string out = compress(input);
         CHECK(Decompress(c, out) == input);
-        if (c != Compression::kNone) CHECK(out.size() < input.size() / 4);
-        REQUIRE(comp->Compress("", out).ok());  // reused, and empty input
-        CHECK(Decompress(c, out).empty());
+        if (c != Compression::kNone) CHECK(out.size() < input.size() / 3);
+        // Reused: a smaller input after a larger one, and an empty one.
+        const std::string half = input.substr(0, input.size() / 2);
+        CHECK(Decompress(c, compress(half)) == half);
+        CHECK(Decompress(c, compress("")).empty());
+        // A sink that fails (a full disk) stops the compression with its error.
+        Status s =
+            comp->Compress(input, [](std::string_view) { return Status::IOError("disk full"); });
+        CHECK(s.message().find("disk full") != std::string::npos);
       }
     }
     CHECK(!Compressor::Create(Compression::kZstd, 99).ok());
