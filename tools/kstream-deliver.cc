@@ -19,7 +19,9 @@ constexpr char kExamples[] = R"(Examples:
 
 Several instances with the same --to (or --name) share the shards, and a
 restart resumes: every record lands in exactly one file. Records whose
---prefix field is missing go under errors/partitioning-failed/ with the reason.
+--prefix field is missing go under errors/partitioning-failed/ with the reason;
+records that would make more than --max-partitions prefixes active at once
+(Firehose's limit, 500) go under errors/activePartitionExceeded/.
 )";
 
 StopFlag g_stop{false};

@@ -47,6 +47,11 @@ void AddDeliverOptions(CLI::App& app, DeliverCommand& c) {
                  "Path template under DIR: !{timestamp:yyyy/MM/dd/HH} and !{field:PATH} "
                  "(default: !{timestamp:yyyy/MM/dd/HH}/)")
       ->type_name("TEMPLATE");
+  app.add_option("--max-partitions", c.max_partitions,
+                 "Active prefixes at most; records for one more go under "
+                 "errors/activePartitionExceeded/ (Firehose's limit)")
+      ->type_name("N")
+      ->capture_default_str();
   app.add_flag("--until-caught-up", c.until_caught_up,
                "Deliver what the stream holds now, write the files, and exit");
   app.add_flag("--stats", c.stats, "Print records, bytes in and out, ratio and files at exit");
@@ -140,6 +145,8 @@ Status Check(const CLI::App& app, const DeliverCommand& c, Checked& k) {
   }
   KS_ASSIGN_OR_RETURN(d.prefix,
                       PrefixTemplate::Parse(c.prefix.empty() ? kDefaultPrefix : c.prefix));
+  if (c.max_partitions < 1) return Status::InvalidArgument("--max-partitions must be at least 1");
+  d.max_partitions = size_t(c.max_partitions);
 
   GroupOptions& g = k.group;
   g.group = d.group;

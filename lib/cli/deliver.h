@@ -8,6 +8,7 @@
 
 #include "cli/tool.h"
 #include "core/stop_flag.h"
+#include "deliver/layout.h"
 
 namespace kstream::cli {
 
@@ -19,6 +20,7 @@ struct DeliverCommand {
   std::string delimiter = "\\n";
   bool no_delimiter = false, json = false;
   std::string prefix;
+  long long max_partitions = kDefaultMaxPartitions;
   bool until_caught_up = false, stats = false;
   std::string iterator = "TRIM_HORIZON", timestamp;
   std::string worker, lease_timeout = "10s";

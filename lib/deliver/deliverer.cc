@@ -123,9 +123,17 @@ void Deliverer::Add(uint64_t shard, ShardState& st, const RecordBatch::Record& r
     st.last = r.sequence;
     return;
   }
-  const bool routed = o_.prefix.Evaluate(r.arrival_ms, r.data, prefix_, &route_error_);
+  bool routed = o_.prefix.Evaluate(r.arrival_ms, r.data, prefix_, &route_error_);
   if (!routed) {
     prefix_ = kErrorPrefix;
+    AppendTimeFormat(prefix_, "yyyy/MM/dd/HH/", r.arrival_ms);
+  } else if (!st.parts.count(prefix_) && !Activate(prefix_)) {
+    route_error_.code = "ActivePartitionExceeded";
+    route_error_.message = std::to_string(o_.max_partitions) +
+                           " partitions are active already (--max-partitions); prefix '" + prefix_ +
+                           "' would be one more";
+    routed = false;
+    prefix_ = kPartitionsExceededPrefix;
     AppendTimeFormat(prefix_, "yyyy/MM/dd/HH/", r.arrival_ms);
   }
   auto [it, fresh] = st.parts.try_emplace(prefix_);
@@ -177,11 +185,30 @@ Status Deliverer::Submit(uint64_t shard, ShardState& st) {
     job.parts.push_back(
         {prefix + DeliveredFileName(o_.stream, p.first_arrival_ms, shard, p.first, p.last, ext),
          std::move(p.bytes), p.records, p.errors});
+  Deactivate(st.parts);
   st.parts.clear();
   st.buffered = 0;
   st.last_part = nullptr;
   st.last_key = -1;
   return flusher_->Submit(std::move(job));
+}
+
+bool Deliverer::Activate(const std::string& prefix) {
+  auto [it, fresh] = active_.try_emplace(prefix, 0);
+  if (fresh && active_.size() > o_.max_partitions) {
+    active_.erase(it);
+    return false;
+  }
+  ++it->second;
+  return true;
+}
+
+void Deliverer::Deactivate(const std::map<std::string, Part>& parts) {
+  for (const auto& [prefix, p] : parts) {
+    if (p.errors) continue;  // error prefixes are not partitions
+    auto it = active_.find(prefix);
+    if (it != active_.end() && --it->second == 0) active_.erase(it);
+  }
 }
 
 void Deliverer::Reap() {
@@ -233,6 +260,7 @@ void Deliverer::Release(uint64_t shard) {
   // owner read the intent.
   flusher_->Wait(shard);
   Reap();
+  if (auto it = shards_.find(shard); it != shards_.end()) Deactivate(it->second.parts);
   shards_.erase(shard);
 }
 

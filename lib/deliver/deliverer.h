@@ -4,6 +4,12 @@
 // flushed when the shard's buffer reaches buffer_bytes or its oldest record
 // has waited buffer_interval_ms: each part becomes one compressed file,
 // written by a Flusher (flusher.h) on background threads, exactly once.
+//
+// An evaluated prefix is an active partition from its first buffered record
+// until the flush that writes it, counted once however many shards buffer
+// it. As in Firehose, a record that would make more than max_partitions
+// active goes under kPartitionsExceededPrefix instead, as an error document
+// (ActivePartitionExceeded): files per flush and buffers stay bounded.
 // Delivered() reports a shard's records only once their files are visible
 // and durable; the worker checkpoints no further.
 //
@@ -20,6 +26,7 @@
 #include <optional>
 #include <set>
 #include <string>
+#include <unordered_map>
 
 #include "consume/batch_handler.h"
 #include "core/env.h"
@@ -43,7 +50,8 @@ struct DeliverOptions {
   DeliverFormat format = DeliverFormat::kDelimited;
   std::string delimiter = "\n";  // after each record's data (kDelimited)
   PrefixTemplate prefix;
-  int threads = 4;  // flushing threads: they mostly wait for fsync
+  size_t max_partitions = kDefaultMaxPartitions;  // active at once; at least 1
+  int threads = 4;                                // flushing threads: they mostly wait for fsync
   // Whether this worker still holds a shard's lease (see Flusher::Options).
   std::function<Result<bool>(uint64_t shard)> owns;
 };
@@ -99,6 +107,10 @@ class Deliverer final : public BatchHandler {
   size_t AppendRecord(uint64_t shard, Part& p, const RecordBatch::Record& r);
   // Hands the shard's buffer to the flusher.
   Status Submit(uint64_t shard, ShardState& st);
+  // Counts a routed part of a shard into the active partitions; false if it
+  // would make more than max_partitions. Deactivate undoes it.
+  bool Activate(const std::string& prefix);
+  void Deactivate(const std::map<std::string, Part>& parts);
   // Applies the flusher's finished jobs to Delivered().
   void Reap();
 
@@ -108,6 +120,8 @@ class Deliverer final : public BatchHandler {
   std::map<uint64_t, ShardState> shards_;
   std::unique_ptr<Flusher> flusher_;  // after shards_: its jobs use their locks
   int64_t newest_arrival_ms_ = 0;
+  // Active partitions: evaluated prefix -> how many shards buffer it.
+  std::unordered_map<std::string, uint32_t> active_;
   std::string prefix_;  // scratch
   PrefixTemplate::RouteError route_error_;
 };

@@ -28,6 +28,11 @@ namespace kstream {
 inline constexpr char kDefaultPrefix[] = "!{timestamp:yyyy/MM/dd/HH}/";
 // Records that cannot be routed: under errors/, by time.
 inline constexpr char kErrorPrefix[] = "errors/partitioning-failed/";
+// Records that would open a partition beyond the limit of active ones
+// (Firehose's error output type for them).
+inline constexpr char kPartitionsExceededPrefix[] = "errors/activePartitionExceeded/";
+// Firehose's limit of active partitions per delivery stream (by default).
+inline constexpr size_t kDefaultMaxPartitions = 500;
 // Evaluated prefixes are at most this long (Firehose's limit).
 inline constexpr size_t kMaxPrefixChars = 512;
 

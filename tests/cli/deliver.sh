@@ -3,7 +3,8 @@
 # standard CLI (gzip -d, zstd -d, lz4 -d) to exactly the records put; layout
 # and names; --json and delimiters; a restart delivers only what is new; an
 # idle stream's partial buffer is written when its interval passes; dynamic
-# partitioning sends records without the field under errors/; two instances
+# partitioning sends records without the field under errors/, and records
+# beyond --max-partitions under errors/activePartitionExceeded/; two instances
 # on a 4-shard stream both deliver and no record appears twice; usage and
 # target errors.
 # shellcheck source-path=SCRIPTDIR source=lib.bash
@@ -137,6 +138,22 @@ assert got == [("InvalidJson", "not json"), ("PartitionKeyMissing", "{\"n\":2}")
 assert all("customer_id" in d["errorMessage"] or "JSON" in d["errorMessage"] for d in docs), docs
 ' < <(find "$WORK/orders/errors/partitioning-failed" -name '*.zst' -exec zstd -qdc {} +)
 
+# --- --max-partitions 1: zeta's record would be a second active partition.
+mkdir "$WORK/orders1"
+expect_ok kstream-deliver orders --to "$WORK/orders1" --compress zstd --max-partitions 1 \
+  --prefix 'customer=!{field:customer_id}/!{timestamp:yyyy}/' --until-caught-up --stats
+expect_contains "$ERR" "3 under errors/"
+expect_eq 2 "$(zstd -qdc "$WORK"/orders1/customer=acme/*/*.zst | wc -l | tr -d ' ')" "acme's records (limit 1)"
+expect_eq 0 "$(find "$WORK/orders1" -path '*customer=zeta*' | wc -l | tr -d ' ')" "no zeta partition (limit 1)"
+expect_py "errors/activePartitionExceeded/ holds zeta's record" '
+import base64, json, sys
+docs = [json.loads(l) for l in sys.stdin.read().splitlines()]
+assert [(d["errorCode"], base64.b64decode(d["rawData"]).decode()) for d in docs] == \
+    [("ActivePartitionExceeded", "{\"customer_id\":\"zeta\",\"n\":3}")], docs
+assert "customer=zeta/" in docs[0]["errorMessage"], docs
+' < <(find "$WORK/orders1/errors/activePartitionExceeded" -name '*.zst' -exec zstd -qdc {} +)
+expect_eq 2 "$(find "$WORK/orders1/errors/partitioning-failed" -name '*.zst' -exec zstd -qdc {} + | wc -l | tr -d ' ')" "unroutable records (limit 1)"
+
 # --- Two instances on a 4-shard stream: both deliver, nothing twice.
 kstream create pair --shards 4 >/dev/null
 seq 1 20000 | sed 's/^/p/' | kstream-put pair
@@ -182,6 +199,8 @@ expect_exit 2 kstream-deliver logs --to "$WORK/t" --prefix 'a/../b/'
 expect_exit 2 kstream-deliver logs --to "$WORK/t" --prefix '!{what:x}/'
 expect_contains "$ERR" "unknown expression"
 expect_exit 2 kstream-deliver logs --to "$WORK/t" --buffer-size lots
+expect_exit 2 kstream-deliver logs --to "$WORK/t" --max-partitions 0
+expect_contains "$ERR" "--max-partitions must be at least 1"
 expect_exit 1 kstream-deliver logs --to "$WORK/missing" --until-caught-up
 expect_contains "$ERR" "kstream-deliver: error: target directory '$WORK/missing' does not exist"
 touch "$WORK/afile"

@@ -202,6 +202,7 @@ struct DeliverFixture {
     o.format = options.format;
     o.delimiter = options.delimiter;
     o.prefix = Value(PrefixTemplate::Parse(prefix_text));
+    o.max_partitions = options.max_partitions;
     o.owns = owns;
     return Value(Deliverer::Open(std::move(o), &env));
   }
@@ -453,6 +454,53 @@ TEST_SUITE("deliver") {
     CHECK(d->stats().error_records == 1);
     for (const auto& [path, text] : files)
       if (path.starts_with("errors/")) CHECK(path.starts_with("errors/partitioning-failed/"));
+  }
+
+  TEST_CASE("RecordsBeyondTheActivePartitionLimitGoUnderErrorsUntilAFlushFreesPartitions") {
+    DeliverFixture f(1);
+    f.prefix_text = "c=!{field:c}/";
+    f.options.max_partitions = 2;
+    // The third record would be a third active partition; the error
+    // document it becomes fills the buffer, and the flush frees both
+    // partitions, so d and e are routed again.
+    f.options.buffer_bytes = 120;
+    for (const char* c : {"a", "b", "x", "d", "e"})
+      kstest::PutOne(*f.writer, "k", std::string("{\"c\":\"") + c + "\"}");
+    auto d = f.Open();
+    REQUIRE(f.Run(*d).ok());
+    std::map<std::string, std::string> by_dir;
+    for (const auto& [path, text] : f.Files()) by_dir[path.substr(0, path.find('/'))] += text;
+    CHECK(by_dir["c=a"] == "{\"c\":\"a\"}\n");
+    CHECK(by_dir["c=b"] == "{\"c\":\"b\"}\n");
+    CHECK(by_dir["c=d"] == "{\"c\":\"d\"}\n");
+    CHECK(by_dir["c=e"] == "{\"c\":\"e\"}\n");
+    CHECK(!by_dir.count("c=x"));
+    size_t exceeded = 0;
+    for (const auto& [path, text] : f.Files()) {
+      if (!path.starts_with("errors/")) continue;
+      CHECK(path.starts_with("errors/activePartitionExceeded/"));
+      CHECK(text.find("\"errorCode\":\"ActivePartitionExceeded\"") != std::string::npos);
+      CHECK(text.find("'c=x/") != std::string::npos);  // the prefix it would have had
+      std::string raw;
+      AppendBase64(raw, R"({"c":"x"})");
+      CHECK(text.find("\"rawData\":\"" + raw + "\"") != std::string::npos);
+      ++exceeded;
+    }
+    CHECK(exceeded == 1);
+    CHECK(d->stats().records == 5);
+    CHECK(d->stats().error_records == 1);
+  }
+
+  TEST_CASE("APrefixBufferedForSeveralShardsIsOneActivePartition") {
+    DeliverFixture f(4);
+    f.options.max_partitions = 1;
+    f.env.clock.Set(Value(ParseTimestamp("2024-06-07T08:00:00Z")));
+    f.Put(400);  // every shard buffers records for the same hour prefix
+    auto d = f.Open();
+    REQUIRE(f.Run(*d).ok());
+    CHECK(d->stats().error_records == 0);
+    CHECK(f.Delivered() == f.put);
+    for (const auto& [path, text] : f.Files()) CHECK(path.starts_with("2024/06/07/08/"));
   }
 
   TEST_CASE("ACrashAfterTheIntentIsFinishedByTheNextRunWithoutADuplicate") {
