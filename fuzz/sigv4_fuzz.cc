@@ -1,7 +1,7 @@
 // SigV4 on untrusted bytes: the Authorization header parser (a parsed header
 // formats back to one that parses the same), X-Amz-Date, the shared
 // credentials file (INI), and VerifyRequest on a request whose headers come
-// from the input; a request signed here always verifies.
+// from the input; a request SignRequest accepts always verifies.
 #include <stdint.h>
 
 #include <string>

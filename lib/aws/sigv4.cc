@@ -79,6 +79,16 @@ std::vector<std::string_view> Split(std::string_view s, char sep) {
   }
 }
 
+// RFC 9110 token characters: the only ones a header name may hold. A name
+// with ';' or ',' would split differently when SignedHeaders is parsed, so
+// a signature over it could never verify.
+bool IsHttpToken(std::string_view s) {
+  static constexpr std::string_view kSymbols = "!#$%&'*+-.^_`|~";
+  return !s.empty() && std::all_of(s.begin(), s.end(), [](char c) {
+    return std::isalnum(static_cast<unsigned char>(c)) || kSymbols.find(c) != kSymbols.npos;
+  });
+}
+
 std::string_view Trim(std::string_view s) {
   while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) s.remove_prefix(1);
   while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) s.remove_suffix(1);
@@ -332,6 +342,20 @@ std::string FormatAuthorization(const Authorization& auth) {
 Status SignRequest(SignableRequest& req, const Credentials& creds, std::string_view region,
                    std::string_view service, int64_t epoch_seconds) {
   if (!req.Header("host")) return Status::InvalidArgument("cannot sign a request without Host");
+  for (const auto& h : req.headers) {
+    if (!IsHttpToken(h.first))
+      return Status::InvalidArgument("cannot sign header '" + h.first +
+                                     "': a header name is an HTTP token");
+  }
+  // A declared payload hash is what gets signed (the SDKs do the same), so it
+  // must be the body's or UNSIGNED-PAYLOAD, which VerifyRequest accepts.
+  std::string payload_hash = Sha256Hex(req.body);
+  if (const auto declared = req.Header("x-amz-content-sha256")) {
+    if (*declared == kUnsignedPayload)
+      payload_hash = kUnsignedPayload;
+    else if (*declared != payload_hash)
+      return Status::InvalidArgument("x-amz-content-sha256 does not match the request body");
+  }
   const std::string amz_date = FormatAmzDate(epoch_seconds);
   req.SetHeader("X-Amz-Date", amz_date);
   if (!creds.session_token.empty()) req.SetHeader("X-Amz-Security-Token", creds.session_token);
@@ -348,7 +372,7 @@ Status SignRequest(SignableRequest& req, const Credentials& creds, std::string_v
   auth.signed_headers.erase(std::unique(auth.signed_headers.begin(), auth.signed_headers.end()),
                             auth.signed_headers.end());
   KS_ASSIGN_OR_RETURN(const std::string canonical,
-                      BuildCanonicalRequest(req, auth.signed_headers, Sha256Hex(req.body)));
+                      BuildCanonicalRequest(req, auth.signed_headers, payload_hash));
   const std::string to_sign = BuildStringToSign(amz_date, auth.Scope(), canonical);
   auth.signature = ComputeSignature(
       DeriveSigningKey(creds.secret_access_key, auth.date, region, service), to_sign);

@@ -87,7 +87,10 @@ std::string FormatAuthorization(const Authorization& auth);
 
 // Client side: sets X-Amz-Date (and X-Amz-Security-Token for a session
 // token), then signs every header of the request plus those, and sets
-// Authorization. The request must carry a Host header.
+// Authorization. The request must carry a Host header; every header name must
+// be an HTTP token; a declared x-amz-content-sha256 must be UNSIGNED-PAYLOAD
+// or the body's hash (it is the payload hash signed). Fails rather than
+// produce a signature VerifyRequest would refuse.
 Status SignRequest(SignableRequest& req, const Credentials& creds, std::string_view region,
                    std::string_view service, int64_t epoch_seconds);
 

@@ -227,6 +227,43 @@ TEST_SUITE("aws") {
     CHECK(VerifyRequest(garbled, secrets, kExampleTime).failure == AuthFailure::kIncomplete);
   }
 
+  // Regression (sigv4_fuzz): a header named "X-Amz;Date" was signed as
+  // SignedHeaders=host;x-amz-date;x-amz;date, which the verifier reads as
+  // four names, so a request SignRequest accepted could never verify.
+  TEST_CASE("SignRequestRefusesWhatVerifyRequestCouldNeverAccept") {
+    const SecretLookup secrets = [](std::string_view key) -> std::optional<std::string> {
+      if (key == kKeyId) return std::string(kSecret);
+      return std::nullopt;
+    };
+    const Credentials creds{kKeyId, kSecret, ""};
+    const std::string body = R"({"StreamName":"s"})";
+    auto request = [&](std::vector<std::pair<std::string, std::string>> extra) {
+      SignableRequest req;
+      req.headers = {{"Host", "127.0.0.1"}};
+      for (auto& h : extra) req.headers.push_back(std::move(h));
+      req.body = body;
+      return req;
+    };
+    for (const std::string_view name : {"X-Amz;Date", "a,b", "with space", "", "caf\xc3\xa9"}) {
+      CAPTURE(name);
+      SignableRequest req = request({{std::string(name), "v"}});
+      const Status s = SignRequest(req, creds, "us-east-1", "kinesis", kExampleTime);
+      CHECK(s.code() == StatusCode::kInvalidArgument);
+      CHECK(!req.Header("authorization"));
+    }
+    SignableRequest lying = request({{"X-Amz-Content-Sha256", Sha256Hex("other")}});
+    CHECK(!SignRequest(lying, creds, "us-east-1", "kinesis", kExampleTime).ok());
+
+    // What is signable verifies: token names of every kind, a declared hash.
+    for (const std::string& declared : {std::string(kUnsignedPayload), Sha256Hex(body)}) {
+      SignableRequest req =
+          request({{"X-Custom!#$%&'*+.^_`|~", "  a   b "}, {"x-amz-content-sha256", declared}});
+      REQUIRE(SignRequest(req, creds, "us-east-1", "kinesis", kExampleTime).ok());
+      const VerifyOutcome outcome = VerifyRequest(req, secrets, kExampleTime);
+      CHECK_MESSAGE(outcome.ok(), outcome.message);
+    }
+  }
+
   TEST_CASE("IniFilesParseLikeTheAwsTools") {
     Result<IniSections> ini = ParseIni(
         "# comment\n[default]\naws_access_key_id = AKID1\nAWS_Secret_Access_Key=s1\n\n"
