@@ -123,8 +123,69 @@ void JoinChunks(const cbor_item_t* item, std::string& out, Handle handle, Length
     out.append(reinterpret_cast<const char*>(handle(parts[i])), length(parts[i]));
 }
 
+constexpr size_t kMaxCborDepth = 64;
+
+// libcbor allocates an array, map or string for its declared length before it
+// reads one element, so a 14-byte body declaring 2.6 billion elements made it
+// allocate 21 GB (serve_fuzz). This walks the item heads first, allocating
+// nothing per element, and refuses a body that does not hold every item it
+// declares; what libcbor then allocates is bounded by the body's size.
+Status CheckCborFraming(std::string_view body) {
+  const auto* bytes = reinterpret_cast<const unsigned char*>(body.data());
+  size_t pos = 0;
+  auto bad = [&](const char* why) {
+    return Status::InvalidArgument("malformed CBOR at byte " + std::to_string(pos) + ": " + why);
+  };
+  // Items still expected by each open container; kIndefinite until a break.
+  constexpr uint64_t kIndefinite = UINT64_MAX;
+  std::vector<uint64_t> open;
+  for (;;) {
+    if (pos >= body.size()) return bad("the body ends inside an item");
+    const unsigned major = bytes[pos] >> 5, info = bytes[pos] & 31;
+    ++pos;
+    uint64_t arg = info;
+    if (info >= 24 && info <= 27) {
+      const size_t width = size_t(1) << (info - 24);
+      if (body.size() - pos < width) return bad("the body ends inside an item head");
+      arg = 0;
+      for (size_t i = 0; i < width; ++i) arg = arg << 8 | bytes[pos++];
+    } else if (info >= 28 && info <= 30) {
+      return bad("reserved additional information");
+    }
+    const bool indefinite = info == 31;
+    if (indefinite && (major <= 1 || major == 6)) return bad("indefinite length on a number");
+    const uint64_t remaining = body.size() - pos;
+    bool complete = true;            // this head is a whole item (not a container)
+    if (major == 7 && indefinite) {  // break
+      if (open.empty() || open.back() != kIndefinite) return bad("unexpected break");
+      open.pop_back();
+    } else if ((major == 2 || major == 3) && !indefinite) {
+      if (arg > remaining) return bad("a string is longer than the body");
+      pos += size_t(arg);
+    } else if (major == 2 || major == 3 || major == 4 || major == 5 || major == 6) {
+      // Every element takes at least one byte: refuse an impossible count early.
+      if (major != 6 && !indefinite && (major == 5 ? arg > remaining / 2 : arg > remaining))
+        return bad("a container declares more items than the body holds");
+      const uint64_t items = major == 6 ? 1 : major == 5 ? arg * 2 : arg;  // a tag wraps one
+      if (open.size() >= kMaxCborDepth) return Status::InvalidArgument("CBOR nested too deeply");
+      if (indefinite || items > 0) {
+        open.push_back(indefinite ? kIndefinite : items);
+        complete = false;
+      }
+    }
+    // A whole item counts toward its container; a full container is itself
+    // a whole item of the one around it.
+    while (complete) {
+      if (open.empty()) return Status::Ok();
+      if (open.back() == kIndefinite) break;
+      if (--open.back() > 0) break;
+      open.pop_back();
+    }
+  }
+}
+
 Status FromCbor(const cbor_item_t* item, Value& v, int depth) {
-  if (depth > 64) return Status::InvalidArgument("CBOR nested too deeply");
+  if (depth > int(kMaxCborDepth)) return Status::InvalidArgument("CBOR nested too deeply");
   switch (cbor_typeof(item)) {
     case CBOR_TYPE_UINT: {
       const uint64_t u = cbor_get_int(item);
@@ -206,6 +267,7 @@ Result<Value> DecodeCbor(std::string_view body) {
     root.kind = Value::Kind::kObject;
     return root;
   }
+  KS_RETURN_IF_ERROR(CheckCborFraming(body));
   cbor_load_result result;
   cbor_item_t* item =
       cbor_load(reinterpret_cast<const unsigned char*>(body.data()), body.size(), &result);

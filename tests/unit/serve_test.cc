@@ -111,6 +111,40 @@ TEST_SUITE("serve") {
     CHECK_FALSE(serve::DecodeCbor(Bytes({0x61, 'a', 0x61, 'b'})).ok());  // trailing item
   }
 
+  // Regression (serve_fuzz): libcbor allocates a container for its declared
+  // length before reading it; a 14-byte body declaring 2,660,585,057 array
+  // elements made kstream-serve allocate 20 GB. Such a body is refused first.
+  TEST_CASE("CborDeclaringMoreThanTheBodyHoldsIsRefusedBeforeDecoding") {
+    const std::string fuzz_finding =
+        Bytes({0x5f, 0x95, 0xac, 0x8b, 0x8d, 0x9a, 0x9e, 0x95, 0x4e, 0x61, 0x6d, 0x65, 0x61, 0x73});
+    for (const std::string& body :
+         {fuzz_finding, Bytes({0x9a, 0x01, 0x00, 0x00, 0x00}),  // 2^24 items
+          Bytes({0xba, 0x00, 0x80, 0x00, 0x00, 0x01}),          // 2^23 pairs
+          Bytes({0xa2, 0x61, 'a', 0x01}),                       // 2 pairs, holds 1
+          Bytes({0x5a, 0x7f, 0xff, 0xff, 0xff, 0x00})}) {
+      auto v = serve::DecodeCbor(body);
+      REQUIRE_FALSE(v.ok());
+      CHECK_MESSAGE(v.status().message().find("malformed CBOR at byte") == 0, v.status().message());
+    }
+    CHECK(serve::DecodeCbor(Bytes({0x9a, 0x01, 0x00, 0x00, 0x00}))
+              .status()
+              .message()
+              .find("declares more items than the body holds") != std::string::npos);
+    std::string deep(65, char(0x81));
+    deep += char(0xa0);
+    CHECK(serve::DecodeCbor(deep).status().message() == "CBOR nested too deeply");
+
+    // What a body does hold still decodes: a self-describe tag (a tag number
+    // larger than the body), empty and nested containers, chunked strings.
+    auto v =
+        serve::DecodeCbor(Bytes({0xd9, 0xd9, 0xf7, 0xa3, 0x61, 'a',  0x80, 0x61, 'b', 0x82, 0xa0,
+                                 0x81, 0x40, 0x61, 'c',  0x5f, 0x41, 'x',  0x42, 'y', 'z',  0xff}));
+    REQUIRE_MESSAGE(v.ok(), v.status().message());
+    CHECK(v->Find("a")->items.empty());
+    CHECK(v->Find("b")->items[1].items[0].kind == Value::Kind::kBytes);
+    CHECK(v->Find("c")->text == "xyz");
+  }
+
   TEST_CASE("WriterJsonAndCborCarryBlobsAndTimestampsAsTheSdksExpect") {
     for (Encoding e : {Encoding::kJson, Encoding::kCbor}) {
       serve::Writer w(e);
