@@ -229,9 +229,16 @@ Result<SegmentReader::Next> SegmentReader::Read(Frame& frame) {
         Frame last;
         KS_ASSIGN_OR_RETURN(bool clean_end, ReadLastFrame(*file_, size, tail, last));
         if (!clean_end || last.offset <= offset_) return Next::kEndOfData;
-        KS_ASSIGN_OR_RETURN(bool found, Resync(last_counter_));
-        if (!found) return Next::kEndOfData;
-        continue;
+        // The writer may have finished this frame (and more) since the read
+        // above: read again before calling its length damaged. Skipping it
+        // then lost a good record (tests/cli/stress.sh, under load).
+        KS_ASSIGN_OR_RETURN(avail, Fill(total));
+        p = buf_.data() + (offset_ - buf_offset_);
+        if (avail < total) {
+          KS_ASSIGN_OR_RETURN(bool found, Resync(last_counter_));
+          if (!found) return Next::kEndOfData;
+          continue;
+        }
       }
     }
     DecodeResult r = DecodeFrame(std::string_view(p, avail), frame);

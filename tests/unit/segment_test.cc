@@ -4,6 +4,7 @@
 
 #include <cstring>
 #include <filesystem>
+#include <fstream>
 #include <string>
 #include <vector>
 
@@ -93,6 +94,50 @@ std::vector<Written> WriteSmallShard(Env* env, const std::string& dir, int recor
   }
   return log;
 }
+
+// `path` holds the first part of a writer's write(); the rest lands when a
+// reader first asks a file's size (or on FinishWrite()): a reader's pread
+// that caught the writer mid-write, and the write finishing before the
+// reader looks at the file size.
+class WriteFinishesOnSizeEnv final : public EnvWrapper {
+ public:
+  WriteFinishesOnSizeEnv(std::string path, std::string rest)
+      : EnvWrapper(Env::Default()), path_(std::move(path)), rest_(std::move(rest)) {}
+  Result<std::unique_ptr<ReadFile>> OpenRead(const std::string& path) override {
+    KS_ASSIGN_OR_RETURN(auto f, target()->OpenRead(path));
+    return std::unique_ptr<ReadFile>(new File(std::move(f), this));
+  }
+  void FinishWrite() {
+    if (finished_) return;
+    finished_ = true;
+    std::ofstream out(path_, std::ios::binary | std::ios::app);
+    out << rest_;
+  }
+  bool raced = false;  // the write finished inside a size check
+
+ private:
+  class File final : public ReadFile {
+   public:
+    File(std::unique_ptr<ReadFile> f, WriteFinishesOnSizeEnv* env) : f_(std::move(f)), env_(env) {}
+    Result<uint64_t> Size() override {
+      if (!env_->finished_) {
+        env_->raced = true;
+        env_->FinishWrite();
+      }
+      return f_->Size();
+    }
+    Result<size_t> ReadAt(uint64_t offset, size_t n, char* buf) override {
+      return f_->ReadAt(offset, n, buf);
+    }
+    const std::string& path() const override { return f_->path(); }
+
+   private:
+    std::unique_ptr<ReadFile> f_;
+    WriteFinishesOnSizeEnv* env_;
+  };
+  std::string path_, rest_;
+  bool finished_ = false;
+};
 
 }  // namespace
 
@@ -250,6 +295,40 @@ TEST_SUITE("segment") {
     Append(*w, log, {{0, "k2", "replacement", std::nullopt}});
     CHECK(log.back().counter == 6);  // the damaged record was never a good one
     CheckSame(ReadSegment(env, path).records, log);
+  }
+
+  // Regression (tests/cli/stress.sh, "follower lost 1 record" under load): a
+  // reader that read half of a frame being written, and found the file
+  // complete when it then checked its size, skipped that good frame as
+  // damaged instead of reading it again.
+  TEST_CASE("FrameCompletedBetweenReadAndSizeCheckIsReadNotSkipped") {
+    TempDir tmp;
+    const auto log = WriteSmallShard(Env::Default(), tmp.Sub("orig"), 6);  // batches of 2
+    const std::string full = ReadFileBytes(tmp.Sub("orig/" + kFirstSegment));
+    const auto whole = ReadSegment(Env::Default(), tmp.Sub("orig/" + kFirstSegment));
+    // Inside the last batch's first frame, at every byte from its start.
+    const uint64_t start = whole.frame_ends[3], end = whole.frame_ends[4];
+    for (uint64_t cut = start; cut < end; ++cut) {
+      CAPTURE(cut - start);
+      const std::string path = tmp.Sub("cut");
+      WriteFileBytes(path, std::string_view(full).substr(0, cut));
+      WriteFinishesOnSizeEnv env(path, full.substr(cut));
+      // Read to the end of the data, let the write finish (if it did not
+      // already), and read on, as a follower does.
+      auto reader = Value(SegmentReader::Open(&env, path));
+      std::vector<Written> got;
+      Frame f;
+      for (int pass = 0; pass < 2; ++pass) {
+        while (Value(reader->Read(f)) == SegmentReader::Next::kFrame)
+          got.push_back(
+              {f.counter, std::string(f.partition_key), std::string(f.data), f.explicit_hash_key});
+        env.FinishWrite();
+      }
+      CheckSame(got, log);
+      CHECK(reader->corrupt_frames() == 0);
+      // Once a whole frame header was visible, the reader checked the size.
+      if (cut - start >= kFrameHeaderSize) CHECK(env.raced);
+    }
   }
 
   TEST_CASE("SmallSegmentsRollAndReadBackInOrder") {
