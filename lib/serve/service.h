@@ -14,6 +14,7 @@
 #include <map>
 #include <memory>
 #include <mutex>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -79,6 +80,17 @@ class Service {
   // A store error about `stream`, worded as the service words it.
   ApiError StoreError(const Status& s, const std::string& stream) const;
   ApiOr<StreamMeta> Meta(const std::string& stream);
+  // A page of one stream's shards or tags (DescribeStream, ListTags): the
+  // stream, its metadata, the exclusive start key named start_key, and how
+  // many items the page holds ("Limit", 1..max_limit, at most page_size).
+  struct StreamPage {
+    std::string stream;
+    StreamMeta meta;
+    std::optional<std::string_view> start;
+    size_t size = 0;
+  };
+  ApiOr<StreamPage> ReadStreamPage(const Value& req, std::string_view start_key, int64_t max_limit,
+                                   int64_t page_size);
   ApiStatus ChangeRetention(const Value& req, bool increase);
   ApiStatus Reshard(const std::string& stream, const std::function<Status()>& op);
   void WriteShard(Writer& out, const ShardMeta& shard) const;

@@ -55,7 +55,31 @@ ApiOr<std::map<std::string, std::string>> TagMap(const Value& req, bool required
   return out;
 }
 
+// Writes the items that skip does not drop, at most max; true if more were left.
+template <typename Items, typename Skip, typename Write>
+bool WritePage(const Items& items, size_t max, Skip skip, Write write) {
+  size_t written = 0;
+  for (const auto& item : items) {
+    if (skip(item)) continue;
+    if (written == max) return true;
+    write(item);
+    ++written;
+  }
+  return false;
+}
+
 }  // namespace
+
+ApiOr<Service::StreamPage> Service::ReadStreamPage(const Value& req, std::string_view start_key,
+                                                   int64_t max_limit, int64_t page_size) {
+  StreamPage page;
+  API_ASSIGN_OR_RETURN(page.stream, StreamNameOf(req));
+  API_ASSIGN_OR_RETURN(auto limit, OptionalInt(req, "Limit", 1, max_limit));
+  API_ASSIGN_OR_RETURN(page.start, OptionalString(req, start_key, 1, 128));
+  API_ASSIGN_OR_RETURN(page.meta, Meta(page.stream));
+  page.size = size_t(std::min(limit.value_or(page_size), page_size));
+  return page;
+}
 
 ApiStatus Service::CreateStream(const Value& req, Writer&) {
   API_ASSIGN_OR_RETURN(std::string stream, StreamNameOf(req));
@@ -99,51 +123,36 @@ ApiStatus Service::DeleteStream(const Value& req, Writer&) {
 }
 
 ApiStatus Service::DescribeStream(const Value& req, Writer& out) {
-  API_ASSIGN_OR_RETURN(std::string stream, StreamNameOf(req));
-  API_ASSIGN_OR_RETURN(auto limit, OptionalInt(req, "Limit", 1, 10000));
-  API_ASSIGN_OR_RETURN(auto start, OptionalString(req, "ExclusiveStartShardId", 1, 128));
-  API_ASSIGN_OR_RETURN(StreamMeta meta, Meta(stream));
-  // At most 100 shards per call, as the service answers.
-  const size_t max = size_t(std::min<int64_t>(limit.value_or(100), 100));
-  uint64_t after = 0;
-  bool has_after = false;
-  if (start) {
-    auto index = ParseShardId(*start);
-    if (index.ok()) {
-      after = *index;
-      has_after = true;
-    }
+  // Limit may be up to 10000, but the service answers at most 100 shards.
+  API_ASSIGN_OR_RETURN(StreamPage page, ReadStreamPage(req, "ExclusiveStartShardId", 10000, 100));
+  std::optional<uint64_t> after;
+  if (page.start) {
+    auto index = ParseShardId(*page.start);
+    if (index.ok()) after = *index;
   }
   out.BeginObject();
   out.Key("StreamDescription");
   out.BeginObject();
   out.Key("StreamName");
-  out.String(stream);
+  out.String(page.stream);
   out.Key("StreamARN");
-  out.String(Arn(stream));
+  out.String(Arn(page.stream));
   out.Key("StreamStatus");
   out.String("ACTIVE");
   WriteStreamMode(out);
   out.Key("Shards");
   out.BeginArray();
-  size_t written = 0;
-  bool more = false;
-  for (const auto& shard : meta.shards) {
-    if (has_after && shard.index <= after) continue;
-    if (written == max) {
-      more = true;
-      break;
-    }
-    WriteShard(out, shard);
-    ++written;
-  }
+  const bool more = WritePage(
+      page.meta.shards, page.size,
+      [&](const ShardMeta& shard) { return after && shard.index <= *after; },
+      [&](const ShardMeta& shard) { WriteShard(out, shard); });
   out.EndArray();
   out.Key("HasMoreShards");
   out.Bool(more);
   out.Key("RetentionPeriodHours");
-  out.Int(meta.retention_hours);
+  out.Int(page.meta.retention_hours);
   out.Key("StreamCreationTimestamp");
-  out.Timestamp(meta.created_ms);
+  out.Timestamp(page.meta.created_ms);
   WriteNoMonitoring(out);
   out.Key("EncryptionType");
   out.String("NONE");
@@ -313,30 +322,21 @@ ApiStatus Service::RemoveTags(const Value& req, Writer&) {
 }
 
 ApiStatus Service::ListTags(const Value& req, Writer& out) {
-  API_ASSIGN_OR_RETURN(std::string stream, StreamNameOf(req));
-  API_ASSIGN_OR_RETURN(auto start, OptionalString(req, "ExclusiveStartTagKey", 1, 128));
-  API_ASSIGN_OR_RETURN(auto limit, OptionalInt(req, "Limit", 1, 50));
-  API_ASSIGN_OR_RETURN(StreamMeta meta, Meta(stream));
-  const size_t max = size_t(limit.value_or(50));
+  API_ASSIGN_OR_RETURN(StreamPage page, ReadStreamPage(req, "ExclusiveStartTagKey", 50, 50));
   out.BeginObject();
   out.Key("Tags");
   out.BeginArray();
-  size_t written = 0;
-  bool more = false;
-  for (const auto& [key, value] : meta.tags) {
-    if (start && key <= *start) continue;
-    if (written == max) {
-      more = true;
-      break;
-    }
-    out.BeginObject();
-    out.Key("Key");
-    out.String(key);
-    out.Key("Value");
-    out.String(value);
-    out.EndObject();
-    ++written;
-  }
+  const bool more = WritePage(
+      page.meta.tags, page.size,
+      [&](const auto& tag) { return page.start && tag.first <= *page.start; },
+      [&](const auto& tag) {
+        out.BeginObject();
+        out.Key("Key");
+        out.String(tag.first);
+        out.Key("Value");
+        out.String(tag.second);
+        out.EndObject();
+      });
   out.EndArray();
   out.Key("HasMoreTags");
   out.Bool(more);

@@ -427,6 +427,39 @@ TEST_SUITE("serve") {
           "ValidationException");
   }
 
+  TEST_CASE("DescribeStreamAndListTagsPageByLimitAndExclusiveStart") {
+    Fixture f;
+    f.Ok("CreateStream", R"({"StreamName":"s","ShardCount":3,"Tags":{"a":"1","b":"2","c":"3"}})");
+    // "0001+": the last two digits of each shard id, "+" when more follow.
+    auto shard_ids = [](const Value& doc) {
+      const Value& d = *doc.Find("StreamDescription");
+      std::string ids;
+      for (const auto& s : d.Find("Shards")->items) ids += s.Find("ShardId")->text.substr(18);
+      return ids + (d.Find("HasMoreShards")->boolean ? "+" : "");
+    };
+    CHECK(shard_ids(f.Ok("DescribeStream", R"({"StreamName":"s"})")) == "000102");
+    CHECK(shard_ids(f.Ok("DescribeStream", R"({"StreamName":"s","Limit":2})")) == "0001+");
+    CHECK(shard_ids(f.Ok(
+              "DescribeStream",
+              R"({"StreamName":"s","Limit":2,"ExclusiveStartShardId":"shardId-000000000000"})")) ==
+          "0102");
+    CHECK(f.Error("DescribeStream", R"({"StreamName":"s","Limit":0})") == "ValidationException");
+    CHECK(f.Error("DescribeStream", R"({"StreamName":"nope","Limit":2})") ==
+          "ResourceNotFoundException");
+
+    auto tag_keys = [](const Value& doc) {
+      std::string keys;
+      for (const auto& t : doc.Find("Tags")->items) keys += t.Find("Key")->text;
+      return keys + (doc.Find("HasMoreTags")->boolean ? "+" : "");
+    };
+    CHECK(tag_keys(f.Ok("ListTagsForStream", R"({"StreamName":"s"})")) == "abc");
+    CHECK(tag_keys(f.Ok("ListTagsForStream", R"({"StreamName":"s","Limit":2})")) == "ab+");
+    CHECK(tag_keys(f.Ok("ListTagsForStream",
+                        R"({"StreamName":"s","Limit":2,"ExclusiveStartTagKey":"a"})")) == "bc");
+    CHECK(f.Error("ListTagsForStream", R"({"StreamName":"s","Limit":51})") ==
+          "ValidationException");
+  }
+
   TEST_CASE("RetentionChangesKeepTheirDirection") {
     Fixture f;
     f.Ok("CreateStream", R"({"StreamName":"s","ShardCount":1})");
