@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cstdio>
 #include <ctime>
 #include <map>
 
@@ -246,8 +247,10 @@ std::string FormatAmzDate(int64_t epoch_seconds) {
   const time_t t = time_t(epoch_seconds);
   struct tm tm {};
   gmtime_r(&t, &tm);
-  char buf[32];
-  strftime(buf, sizeof buf, "%Y%m%dT%H%M%SZ", &tm);
+  // Not strftime's %Y: it does not pad years before 1000 to four digits.
+  char buf[48];
+  snprintf(buf, sizeof buf, "%04d%02d%02dT%02d%02d%02dZ", tm.tm_year + 1900, tm.tm_mon + 1,
+           tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
   return buf;
 }
 
