@@ -2,12 +2,12 @@
 
 #include <unistd.h>
 
-#include <chrono>
 #include <cstdio>
 #include <iostream>
 
 #include "agent/agent.h"
 #include "agent/config.h"
+#include "cli/progress.h"
 #include "core/env.h"
 #include "core/stop_flag.h"
 #include "core/text.h"
@@ -94,44 +94,22 @@ Status FlowFromFlags(const AgentCommand& c, FlowConfig& f) {
 }
 
 // The live line on a terminal: lines read, records sent, parse failures,
-// bytes behind (all flows), and the send rate; at most twice a second.
-class LiveLine {
- public:
-  LiveLine(std::string tool, bool quiet)
-      : tool_(std::move(tool)), enabled_(!quiet && ::isatty(STDERR_FILENO)) {}
-  ~LiveLine() { Finish(); }
-  void Update(const agent::AgentStats& s) {
-    if (!enabled_) return;
-    const auto now = Clock::now();
-    if (now - last_ < std::chrono::milliseconds(500)) return;
-    uint64_t lines = 0, failures = 0, behind = 0;
-    for (const auto& f : s.flows) {
-      lines += f.lines;
-      failures += f.parse_failures;
-      for (const auto& p : f.files) behind += p.size > p.acked_offset ? p.size - p.acked_offset : 0;
-    }
-    const double secs = std::chrono::duration<double>(now - start_).count();
-    std::fprintf(
-        stderr,
-        "\r%s: %llu lines read  %llu sent  %llu parse failures  %.1f MB behind  %.0f rec/s   ",
-        tool_.c_str(), static_cast<unsigned long long>(lines),
-        static_cast<unsigned long long>(s.records_sent), static_cast<unsigned long long>(failures),
-        double(behind) / 1e6, secs > 0 ? double(s.records_sent) / secs : 0.0);
-    last_ = now;
-    shown_ = true;
+// bytes behind (all flows), and the send rate.
+void ShowProgress(Progress& progress, const agent::AgentStats& s) {
+  if (!progress.Due()) return;
+  uint64_t lines = 0, failures = 0, behind = 0;
+  for (const auto& f : s.flows) {
+    lines += f.lines;
+    failures += f.parse_failures;
+    for (const auto& p : f.files) behind += p.size > p.acked_offset ? p.size - p.acked_offset : 0;
   }
-  void Finish() {
-    if (shown_) std::fputc('\n', stderr);
-    shown_ = false;
-  }
-
- private:
-  using Clock = std::chrono::steady_clock;
-  std::string tool_;
-  bool enabled_;
-  bool shown_ = false;
-  Clock::time_point start_ = Clock::now(), last_ = Clock::now();
-};
+  char text[160];
+  std::snprintf(
+      text, sizeof text, "%llu lines read  %llu sent  %llu parse failures  %.1f MB behind",
+      static_cast<unsigned long long>(lines), static_cast<unsigned long long>(s.records_sent),
+      static_cast<unsigned long long>(failures), double(behind) / 1e6);
+  progress.Show(text, s.records_sent);
+}
 
 std::string Realpath(const std::string& path) {
   if (path.empty() || path[0] == '/') return path;
@@ -263,8 +241,8 @@ int RunAgentCommand(const CLI::App& app, const AgentCommand& c, const CommonOpti
       o.stats_interval_ms = *ms;
     }
   }
-  LiveLine progress(tool, common.quiet);
-  o.on_progress = [&](const agent::AgentStats& s) { progress.Update(s); };
+  Progress progress(tool, common.quiet);
+  o.on_progress = [&](const agent::AgentStats& s) { ShowProgress(progress, s); };
   o.log = [&](const std::string& m) {
     if (!common.quiet) std::cerr << tool << ": " << m << "\n";
   };

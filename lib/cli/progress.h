@@ -19,14 +19,20 @@ class Progress {
 
   // Cheap enough to call per batch: prints at most twice a second.
   void Update(uint64_t records, uint64_t bytes) {
-    if (!enabled_) return;
-    const auto now = Clock::now();
-    if (now - last_ < std::chrono::milliseconds(500)) return;
-    const double secs = std::chrono::duration<double>(now - start_).count();
-    std::fprintf(stderr, "\r%s: %llu records  %.1f MB  %.0f rec/s   ", tool_.c_str(),
-                 static_cast<unsigned long long>(records), double(bytes) / 1e6,
+    if (!Due()) return;
+    char text[64];
+    std::snprintf(text, sizeof text, "%llu records  %.1f MB",
+                  static_cast<unsigned long long>(records), double(bytes) / 1e6);
+    Show(text, records);
+  }
+  // For a line of the caller's own: true when one is to be shown now.
+  bool Due() const { return enabled_ && Clock::now() - last_ >= std::chrono::milliseconds(500); }
+  // Shows "<tool>: <text>  <records per second since the start> rec/s".
+  void Show(const char* text, uint64_t records) {
+    last_ = Clock::now();
+    const double secs = std::chrono::duration<double>(last_ - start_).count();
+    std::fprintf(stderr, "\r%s: %s  %.0f rec/s   ", tool_.c_str(), text,
                  secs > 0 ? double(records) / secs : 0.0);
-    last_ = now;
     shown_ = true;
   }
   void Finish() {
