@@ -243,18 +243,25 @@ Status FromCbor(const cbor_item_t* item, Value& v, int depth) {
       return s;
     }
     case CBOR_TYPE_FLOAT_CTRL:
-      if (cbor_is_bool(item)) {
-        v.kind = Value::Kind::kBool;
-        v.boolean = cbor_get_bool(item);
-      } else if (cbor_is_null(item) || cbor_is_undef(item)) {
-        v.kind = Value::Kind::kNull;
-      } else if (cbor_is_float(item)) {
+      // Floats first: libcbor 0.8's cbor_is_bool asserts (aborts) on a float.
+      if (!cbor_float_ctrl_is_ctrl(item)) {
         v.kind = Value::Kind::kDouble;
         v.number = cbor_float_get_float(item);
-      } else {
-        return Status::InvalidArgument("unexpected CBOR simple value");
+        return Status::Ok();
       }
-      return Status::Ok();
+      switch (cbor_ctrl_value(item)) {
+        case CBOR_CTRL_FALSE:
+        case CBOR_CTRL_TRUE:
+          v.kind = Value::Kind::kBool;
+          v.boolean = cbor_ctrl_value(item) == CBOR_CTRL_TRUE;
+          return Status::Ok();
+        case CBOR_CTRL_NULL:
+        case CBOR_CTRL_UNDEF:
+          v.kind = Value::Kind::kNull;
+          return Status::Ok();
+        default:
+          return Status::InvalidArgument("unexpected CBOR simple value");
+      }
   }
   return Status::InvalidArgument("unexpected CBOR item");
 }

@@ -145,6 +145,29 @@ TEST_SUITE("serve") {
     CHECK(v->Find("c")->text == "xyz");
   }
 
+  // Regression (serve_fuzz): libcbor 0.8's cbor_is_bool asserts on a float,
+  // so a 3-byte body (a half float) aborted kstream-serve.
+  TEST_CASE("CborFloatsOfEveryWidthAndSimpleValuesDecode") {
+    auto v = serve::DecodeCbor(
+        Bytes({0x87, 0xf9, 0x3e, 0x00, 0xfa, 0x3f, 0xc0, 0,    0,    0xfb, 0x3f,
+               0xf8, 0,    0,    0,    0,    0,    0,    0xf5, 0xf4, 0xf6, 0xf7}));
+    REQUIRE_MESSAGE(v.ok(), v.status().message());
+    REQUIRE(v->items.size() == 7);
+    for (int i = 0; i < 3; ++i) {
+      CHECK(v->items[size_t(i)].kind == Value::Kind::kDouble);
+      CHECK(v->items[size_t(i)].number == 1.5);
+    }
+    CHECK(v->items[3].kind == Value::Kind::kBool);
+    CHECK(v->items[3].boolean);
+    CHECK(v->items[4].kind == Value::Kind::kBool);
+    CHECK_FALSE(v->items[4].boolean);
+    CHECK(v->items[5].kind == Value::Kind::kNull);
+    CHECK(v->items[6].kind == Value::Kind::kNull);  // undefined
+    CHECK(serve::DecodeCbor(Bytes({0xf9, 0x00, 0xfe}))->kind == Value::Kind::kDouble);
+    CHECK_FALSE(serve::DecodeCbor(Bytes({0xf0})).ok());        // simple(16)
+    CHECK_FALSE(serve::DecodeCbor(Bytes({0xf8, 0x20})).ok());  // simple(32)
+  }
+
   TEST_CASE("WriterJsonAndCborCarryBlobsAndTimestampsAsTheSdksExpect") {
     for (Encoding e : {Encoding::kJson, Encoding::kCbor}) {
       serve::Writer w(e);
