@@ -8,8 +8,10 @@
 #include "cli/tool.h"
 #include "core/stop_flag.h"
 #include "core/text.h"
+#include "store/local_lease_table.h"
 #include "store/local_store.h"
 #include "window/flags.h"
+#include "window/group_handler.h"
 #include "window/runner.h"
 
 using namespace kstream;
@@ -27,6 +29,7 @@ constexpr char kExamples[] = R"(Examples:
   kstream-window --csv --tumbling 5s --time-field timestamp --group-by Device_Id --max temperature < iot.csv
   kstream-window --tumbling 5s --where 'text contains "Open-Source"' --emit-empty < tweets.ndjson
   kstream-window --stream games --tumbling 1m --top 10:player -f
+  kstream-window --stream sensors --group dash -f --tumbling 1m --time-field ts --group-by device
 )";
 
 StopFlag g_stop{false};
@@ -91,6 +94,41 @@ void AddWindowFlags(CLI::App& app, WindowFlags& f) {
       ->group("Input");
 }
 
+// --group and its companions: usage errors.
+Status CheckGroup(const CLI::App& app, const StreamInput& in, const std::string& lease_timeout,
+                  GroupOptions& g) {
+  if (g.group.empty()) {
+    for (const char* flag : {"--worker", "--lease-timeout"})
+      if (app.get_option(flag)->count() > 0)
+        return Status::InvalidArgument(std::string(flag) + " needs --group");
+    return Status::Ok();
+  }
+  if (in.stream.empty()) return Status::InvalidArgument("--group needs --stream");
+  KS_RETURN_IF_ERROR(ValidateGroupName(g.group).Prefixed("--group"));
+  KS_RETURN_IF_ERROR(InitialCheckpoint(in.start).status().Prefixed("--iterator"));
+  if (g.worker.empty()) g.worker = DefaultWorkerId();
+  g.start = in.start;
+  g.follow = in.follow;
+  g.deaggregate = in.deaggregate;
+  auto lease = ParseDuration(lease_timeout);
+  if (!lease.ok()) return lease.status().Prefixed("--lease-timeout");
+  if (*lease < 300) return Status::InvalidArgument("--lease-timeout must be at least 300ms");
+  g.lease_timeout_ms = *lease;
+  return Status::Ok();
+}
+
+Status RunGroup(LocalStore& store, Processor& processor, const std::string& stream, GroupOptions& g,
+                const RunOptions& run, RecordWriter& out, RunStats& stats, bool verbose) {
+  if (verbose)
+    g.log = [worker = g.worker](const std::string& line) {
+      std::cerr << kTool << ": [" << worker << "] " << line << "\n";
+    };
+  KS_RETURN_IF_ERROR(store.ListShards(stream).status());
+  LocalGroupStore groups(&store);
+  KS_ASSIGN_OR_RETURN(auto table, groups.OpenLeaseTable(stream, g.group));
+  return RunOnGroup(processor, store, *table, stream, g, store.env(), run, out, stats, &g_stop);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -120,6 +158,21 @@ int main(int argc, char** argv) {
   bool no_deaggregate = false;
   app.add_flag("--no-deaggregate", no_deaggregate,
                "With --stream: read KPL aggregated records as stored, not their user records")
+      ->group("Input");
+  GroupOptions group;
+  std::string lease_timeout = "10s";
+  app.add_option("--group", group.group,
+                 "With --stream: read as a worker of this consumer group (leases, checkpoints "
+                 "after emitted windows; instances split the shards)")
+      ->type_name("APP")
+      ->group("Input");
+  app.add_option("--worker", group.worker, "With --group: worker id (default: hostname:pid)")
+      ->type_name("ID")
+      ->group("Input");
+  app.add_option("--lease-timeout", lease_timeout,
+                 "With --group: a lease not renewed for this long may be taken")
+      ->type_name("D")
+      ->capture_default_str()
       ->group("Input");
   app.add_flag("--strict", run.strict, "Stop at the first bad record, naming its line")
       ->group("Bad input");
@@ -152,7 +205,9 @@ int main(int argc, char** argv) {
       in.start.timestamp_ms = *ts;
     }
   }
-  auto processor = Processor::Create(*config);
+  if (Status s = CheckGroup(app, in, lease_timeout, group); !s.ok())
+    return cli::UsageError(kTool, s.message());
+  auto processor = Processor::Create(*config, /*external_watermark=*/!group.group.empty());
   if (!processor.ok()) return cli::UsageError(kTool, processor.status().message());
   run.idle_lag_ms = 500 + config->allowed_lateness_ms;
 
@@ -164,9 +219,15 @@ int main(int argc, char** argv) {
   if (in.stream.empty()) {
     s = RunOnInput(**processor, STDIN_FILENO, Env::Default(), run, out, stats, &g_stop);
   } else {
-    auto backend = cli::OpenBackend(common);
-    if (!backend.ok()) return cli::Fail(kTool, backend.status());
-    s = RunOnStream(**processor, **backend, in, Env::Default(), run, out, stats, &g_stop);
+    if (!group.group.empty()) {
+      if (common.remote()) return cli::UsageError(kTool, cli::kGroupsAreLocal);
+      LocalStore store(Env::Default(), common.StoreRoot());
+      s = RunGroup(store, **processor, in.stream, group, run, out, stats, common.verbose);
+    } else {
+      auto backend = cli::OpenBackend(common);
+      if (!backend.ok()) return cli::Fail(kTool, backend.status());
+      s = RunOnStream(**processor, **backend, in, Env::Default(), run, out, stats, &g_stop);
+    }
   }
   if (!common.quiet) {
     if (stats.invalid > 0)

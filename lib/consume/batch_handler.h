@@ -59,6 +59,10 @@ class BatchHandler {
   // The worker no longer holds shard: drop what is held of it undelivered
   // (the shard's next owner reads it again from the checkpoint).
   virtual void Release(uint64_t /*shard*/) {}
+  // After each read of a held shard, before its records are handed over:
+  // caught_up, it has nothing newer now; ended, it was read to its end. For
+  // a handler that keeps time per shard (kstream-window's watermarks).
+  virtual void ShardRead(uint64_t /*shard*/, bool /*caught_up*/, bool /*ended*/) {}
 };
 
 // Records to a RecordWriter (standard output): delivered once written out.

@@ -192,6 +192,7 @@ class GroupWorker {
     if (before == 0 && got > 0) s.pending_since = Now();
     s.caught_up = state == ShardCursor::State::kCaughtUp;
     s.ended = state == ShardCursor::State::kShardEnd;
+    handler_.ShardRead(s.cursor->shard_index(), s.caught_up, s.ended);
     return got > 0;
   }
 

@@ -33,6 +33,11 @@ struct EngineOptions {
   WindowSpec spec;
   int64_t allowed_lateness_ms = 0;
   bool emit_empty = false;  // fixed windows without grouping only
+  // The caller judges lateness and moves the watermark (consumer groups:
+  // one watermark per shard, see group_handler.h): Add() then takes every
+  // record, reopening a window the watermark passed (it is emitted again,
+  // as a further partial line, at the next AdvanceWatermark).
+  bool external_watermark = false;
 };
 
 class WindowEngine {
@@ -42,7 +47,8 @@ class WindowEngine {
   // HashBytes(key)). False when the record is late (nothing was added).
   // Then moves the watermark to t - allowed lateness, emitting what closes.
   virtual bool Add(int64_t t, std::string_view key, uint64_t hash, const AggInput& in) = 0;
-  // Moves the watermark to at least w (processing time, idle input).
+  // Moves the watermark to at least w (processing time, idle input) and
+  // emits every window that ends at or before it.
   virtual void AdvanceWatermark(int64_t w) = 0;
   // Starts --emit-empty at the window holding t (processing time begins
   // with the run, not with the first record).
@@ -51,6 +57,16 @@ class WindowEngine {
   virtual void Finish() = 0;
   // When the next window closes (for a timer), or INT64_MAX.
   virtual int64_t next_close() const = 0;
+  // Records with a time before this are late at watermark w (all their
+  // windows have closed).
+  virtual int64_t LateBefore(int64_t w) const = 0;
+  // The earliest start of an open window (INT64_MAX: none): every record
+  // added with a time before it sits only in emitted windows.
+  virtual int64_t min_open_start() const = 0;
+  // A time rounded down so that Bucket(t) < min_open_start() exactly when
+  // t < min_open_start() (fixed windows: the start of t's last window), so
+  // that the caller keeps fewer distinct times.
+  virtual int64_t Bucket(int64_t t) const { return t; }
   int64_t watermark() const { return watermark_; }
 
   // Lines emitted so far; the caller writes and clears it.

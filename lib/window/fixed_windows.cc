@@ -25,6 +25,7 @@ class FixedWindows final : public WindowEngine {
         slide_(o.spec.kind == WindowSpec::Kind::kSliding ? o.spec.slide_ms : o.spec.size_ms),
         lateness_(o.allowed_lateness_ms),
         emit_empty_(o.emit_empty),
+        external_(o.external_watermark),
         aggs_(aggs),
         fields_(fields),
         empty_rows_(aggs) {}
@@ -33,16 +34,25 @@ class FixedWindows final : public WindowEngine {
     const int64_t last = FloorDiv(t, slide_) * slide_;
     bool added = false;
     for (int64_t s = last; s + size_ > t; s -= slide_) {
-      if (s + size_ <= watermark_) break;  // closed, and every earlier one too
+      if (s + size_ <= watermark_ && !external_) break;  // closed, and every earlier one too
       GroupTable& table = TableFor(s);
       table.rows().Update(table.FindOrAdd(key, hash), in);
       added = true;
     }
     if (!added) return false;
     StartAt(t);
-    AdvanceWatermark(t - lateness_);
+    if (!external_) AdvanceWatermark(t - lateness_);
     return true;
   }
+
+  int64_t LateBefore(int64_t w) const override {
+    if (w < INT64_MIN / 2) return INT64_MIN;  // no watermark yet
+    return FloorDiv(w - size_, slide_) * slide_ + slide_;
+  }
+  int64_t min_open_start() const override {
+    return open_.empty() ? INT64_MAX : open_.begin()->first;
+  }
+  int64_t Bucket(int64_t t) const override { return FloorDiv(t, slide_) * slide_; }
 
   void StartAt(int64_t t) override {
     if (!emit_empty_ || has_next_empty_) return;
@@ -51,9 +61,9 @@ class FixedWindows final : public WindowEngine {
   }
 
   void AdvanceWatermark(int64_t w) override {
-    if (w <= watermark_) return;
-    watermark_ = w;
-    if (w < next_close()) return;
+    watermark_ = std::max(watermark_, w);
+    // Also when w did not move: a reopened window (external_) may be due.
+    if (watermark_ < next_close()) return;
     while (!open_.empty() && open_.begin()->first + size_ <= watermark_) {
       auto it = open_.begin();
       EmitEmptyBefore(it->first, true);
@@ -120,7 +130,7 @@ class FixedWindows final : public WindowEngine {
   }
 
   const int64_t size_, slide_, lateness_;
-  const bool emit_empty_;
+  const bool emit_empty_, external_;
   const Aggregates& aggs_;
   const GroupFields& fields_;
   RowStore empty_rows_;

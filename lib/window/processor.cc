@@ -25,7 +25,8 @@ Status ValidateConfig(const WindowConfig& c) {
   return Status::Ok();
 }
 
-Result<std::unique_ptr<Processor>> Processor::Create(const WindowConfig& c) {
+Result<std::unique_ptr<Processor>> Processor::Create(const WindowConfig& c,
+                                                     bool external_watermark) {
   KS_RETURN_IF_ERROR(ValidateConfig(c));
   std::unique_ptr<Processor> p(new Processor());
   for (const auto& name : c.group_by) {
@@ -57,12 +58,15 @@ Result<std::unique_ptr<Processor>> Processor::Create(const WindowConfig& c) {
   EngineOptions eo;
   eo.spec = c.window;
   eo.allowed_lateness_ms = c.allowed_lateness_ms;
+  p->allowed_lateness_ms_ = c.allowed_lateness_ms;
   eo.emit_empty = c.emit_empty;
+  eo.external_watermark = external_watermark;
   p->engine_ = NewWindowEngine(eo, *p->aggs_, p->groups_);
   return p;
 }
 
-Status Processor::Add(std::string_view line, int64_t now, Outcome& outcome) {
+Status Processor::Add(std::string_view line, int64_t now, int64_t late_before, Outcome& outcome,
+                      int64_t& time) {
   outcome = Outcome::kSkipped;
   if (line.find_first_not_of(" \t\r") == std::string_view::npos) return Status::Ok();
   bool header = false;
@@ -82,6 +86,11 @@ Status Processor::Add(std::string_view line, int64_t now, Outcome& outcome) {
   }
   KS_RETURN_IF_ERROR(groups_.BuildKey(values_, key_));
   KS_RETURN_IF_ERROR(aggs_->Prepare(values_, input_));
+  time = t;
+  if (t < late_before) {
+    outcome = Outcome::kLate;
+    return Status::Ok();
+  }
   outcome = engine_->Add(t, key_, HashBytes(key_), input_) ? Outcome::kAdded : Outcome::kLate;
   return Status::Ok();
 }

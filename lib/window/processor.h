@@ -40,7 +40,9 @@ Status ValidateConfig(const WindowConfig& config);
 
 class Processor {
  public:
-  static Result<std::unique_ptr<Processor>> Create(const WindowConfig& config);
+  // external_watermark: see EngineOptions (consumer groups).
+  static Result<std::unique_ptr<Processor>> Create(const WindowConfig& config,
+                                                   bool external_watermark = false);
 
   enum class Outcome { kAdded, kFiltered, kLate, kSkipped };
   // One record. `now` is its processing time (or arrival time); it is the
@@ -48,9 +50,18 @@ class Processor {
   // 64 readable bytes. A bad record returns InvalidArgument (the caller
   // counts or stops); other codes are fatal (a CSV header without a field).
   // kSkipped: a blank line or the CSV header.
-  Status Add(std::string_view line, int64_t now, Outcome& outcome);
+  Status Add(std::string_view line, int64_t now, Outcome& outcome) {
+    int64_t time;
+    return Add(line, now, INT64_MIN, outcome, time);
+  }
+  // The same, for a caller that judges lateness (external_watermark): a
+  // record with a time before late_before is late. time: the record's time
+  // (set when the outcome is kAdded or kLate).
+  Status Add(std::string_view line, int64_t now, int64_t late_before, Outcome& outcome,
+             int64_t& time);
 
   bool event_time() const { return time_slot_ >= 0; }
+  int64_t allowed_lateness_ms() const { return allowed_lateness_ms_; }
   WindowEngine& engine() { return *engine_; }
 
  private:
@@ -63,6 +74,7 @@ class Processor {
   GroupFields groups_;
   TimeFormat time_format_;
   int time_slot_ = -1;
+  int64_t allowed_lateness_ms_ = 0;
   std::string time_field_;
   std::unique_ptr<WindowEngine> engine_;
   // Reused per record.

@@ -1,107 +1,16 @@
 #include "window/runner.h"
 
-#include <fcntl.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <memory>
 
 #include "core/stop_flag.h"
 #include "io/record_reader.h"
+#include "window/sink.h"
 #include "window/stream_source.h"
 
 namespace kstream::window {
 namespace {
 
-constexpr size_t kFlushBytes = 256 * 1024;
 constexpr size_t kMaxLine = size_t(1) << 20;  // longer lines are bad records
-
-// What both loops do with a record and with the windows it closes.
-class Sink {
- public:
-  // unit names a record in messages: "line" (line 7) or "record".
-  Sink(Processor& p, const RunOptions& o, RecordWriter& out, RunStats& stats, const char* unit)
-      : p_(p), o_(o), out_(out), stats_(stats), unit_(unit) {}
-  ~Sink() {
-    if (late_fd_ >= 0) ::close(late_fd_);
-  }
-
-  Status Open() {
-    if (o_.late_file.empty()) return Status::Ok();
-    late_fd_ = ::open(o_.late_file.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0666);
-    if (late_fd_ < 0) return Status::FromErrno("open " + o_.late_file, errno);
-    late_ = std::make_unique<RecordWriter>(late_fd_, OutputFormat::kLines);
-    return Status::Ok();
-  }
-
-  // A bad record: counted, or the end of the run (strict, or not the
-  // record's fault).
-  Status Invalid(uint64_t number, const Status& s) {
-    ++stats_.records;
-    const std::string where = std::string(unit_) + " " + std::to_string(number);
-    if (s.code() != StatusCode::kInvalidArgument) return s;
-    if (o_.strict) return s.Prefixed(where);
-    if (stats_.invalid++ == 0) stats_.first_invalid = where + ": " + s.message();
-    return Status::Ok();
-  }
-
-  // Record `number` (1-based) with `data` followed by 64 readable bytes.
-  Status Handle(std::string_view data, int64_t now, uint64_t number) {
-    Processor::Outcome outcome;
-    if (Status s = p_.Add(data, now, outcome); !s.ok()) return Invalid(number, s);
-    switch (outcome) {
-      case Processor::Outcome::kSkipped:
-        return Status::Ok();
-      case Processor::Outcome::kAdded:
-        ++stats_.aggregated;
-        break;
-      case Processor::Outcome::kFiltered:
-        ++stats_.filtered;
-        break;
-      case Processor::Outcome::kLate:
-        ++stats_.late;
-        if (late_) {
-          late_->Append(data);
-          late_->Append("\n");
-          if (late_->buffered() >= kFlushBytes) KS_RETURN_IF_ERROR(late_->Flush());
-        }
-        break;
-    }
-    ++stats_.records;
-    return Drain(false);
-  }
-
-  // Moves emitted lines to the output; writes them when asked or when many.
-  Status Drain(bool flush) {
-    std::string& lines = p_.engine().output();
-    if (!lines.empty()) {
-      out_.Append(lines);
-      lines.clear();
-    }
-    if (out_.buffered() >= kFlushBytes || (flush && out_.buffered() > 0))
-      KS_RETURN_IF_ERROR(out_.Flush());
-    if (flush && late_) KS_RETURN_IF_ERROR(late_->Flush());
-    return Status::Ok();
-  }
-
-  Status Finish() {
-    p_.engine().Finish();
-    stats_.windows = p_.engine().windows_emitted();
-    stats_.lines = p_.engine().lines_emitted();
-    return Drain(true);
-  }
-
-  bool closed() const { return out_.closed(); }
-
- private:
-  Processor& p_;
-  const RunOptions& o_;
-  RecordWriter& out_;
-  RunStats& stats_;
-  const char* unit_;
-  int late_fd_ = -1;
-  std::unique_ptr<RecordWriter> late_;
-};
 
 // Processing time: while no input is ready, close windows as the clock
 // passes their end. Returns when input is readable (or at end of input).

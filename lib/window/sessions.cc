@@ -5,6 +5,7 @@
 // were extended are pushed again with the new end when they come up.
 #include <algorithm>
 #include <queue>
+#include <set>
 #include <unordered_map>
 #include <vector>
 
@@ -22,7 +23,11 @@ struct KeyHash {
 class SessionWindows final : public WindowEngine {
  public:
   SessionWindows(const EngineOptions& o, const Aggregates& aggs, const GroupFields& fields)
-      : gap_(o.spec.gap_ms), lateness_(o.allowed_lateness_ms), fields_(fields), rows_(aggs) {}
+      : gap_(o.spec.gap_ms),
+        lateness_(o.allowed_lateness_ms),
+        external_(o.external_watermark),
+        fields_(fields),
+        rows_(aggs) {}
 
   bool Add(int64_t t, std::string_view key, uint64_t, const AggInput& in) override {
     auto it = keys_.find(key);
@@ -34,6 +39,7 @@ class SessionWindows final : public WindowEngine {
     CloseEnded(ks);
     // Sessions overlapping [t, t + gap) are merged into the first of them.
     Session* into = nullptr;
+    int64_t into_start = 0;  // before this record
     for (size_t i = 0; i < ks.sessions.size();) {
       Session& s = ks.sessions[i];
       if (!(s.start < t + gap_ && t < s.last + gap_)) {
@@ -42,9 +48,11 @@ class SessionWindows final : public WindowEngine {
       }
       if (!into) {
         into = &s;
+        into_start = s.start;
         ++i;
         continue;
       }
+      Untrack(s.start);
       into->start = std::min(into->start, s.start);
       into->last = std::max(into->last, s.last);
       rows_.Merge(into->row, rows_, s.row);
@@ -52,24 +60,36 @@ class SessionWindows final : public WindowEngine {
       ks.sessions.erase(ks.sessions.begin() + long(i));  // its heap entry goes stale
     }
     if (!into) {
-      if (t + gap_ <= watermark_) {
+      if (t + gap_ <= watermark_ && !external_) {
         MaybeErase(it);
         return false;
       }
       ks.sessions.push_back({t, t, rows_.Alloc(), next_id_++});
       into = &ks.sessions.back();
+      into_start = t;
+      if (external_) starts_.insert(t);
       Push(into->last + gap_, into->id, &ks, &it->first);
     }
     into->start = std::min(into->start, t);
     into->last = std::max(into->last, t);
+    if (into->start != into_start) {
+      Untrack(into_start);
+      if (external_) starts_.insert(into->start);
+    }
     rows_.Update(into->row, in);
-    AdvanceWatermark(t - lateness_);
+    if (!external_) AdvanceWatermark(t - lateness_);
     return true;
   }
 
+  int64_t LateBefore(int64_t w) const override {
+    return w < INT64_MIN / 2 ? INT64_MIN : w - gap_ + 1;
+  }
+  // Kept only with an external watermark (a consumer group's checkpoints).
+  int64_t min_open_start() const override { return starts_.empty() ? INT64_MAX : *starts_.begin(); }
+
   void AdvanceWatermark(int64_t w) override {
-    if (w <= watermark_) return;
-    watermark_ = w;
+    // Also when w did not move: a session opened below it (external_) is due.
+    watermark_ = std::max(watermark_, w);
     while (!heap_.empty() && heap_.top().end <= watermark_) {
       const Entry e = heap_.top();
       heap_.pop();
@@ -105,6 +125,7 @@ class SessionWindows final : public WindowEngine {
     for (const Open& o : all) Emit(*o.ks, o.ks->sessions[o.index]);
     keys_.clear();
     heap_ = {};
+    starts_.clear();
   }
 
   int64_t next_close() const override { return heap_.empty() ? INT64_MAX : heap_.top().end; }
@@ -147,6 +168,12 @@ class SessionWindows final : public WindowEngine {
     }
   }
 
+  void Untrack(int64_t start) {
+    if (!external_) return;
+    auto it = starts_.find(start);
+    if (it != starts_.end()) starts_.erase(it);
+  }
+
   void MaybeErase(Map::iterator it) {
     if (it->second.sessions.empty() && it->second.heap_refs == 0) keys_.erase(it);
   }
@@ -157,16 +184,19 @@ class SessionWindows final : public WindowEngine {
     rows_.Append(out_, s.row);
     out_ += "}\n";
     rows_.Free(s.row);
+    Untrack(s.start);
     ++windows_emitted_;
     ++lines_emitted_;
   }
 
   const int64_t gap_, lateness_;
+  const bool external_;
   const GroupFields& fields_;
   RowStore rows_;
   Map keys_;
   std::priority_queue<Entry, std::vector<Entry>, std::greater<>> heap_;
   uint64_t next_id_ = 0;
+  std::multiset<int64_t> starts_;  // of the open sessions, when external_
 };
 
 }  // namespace

@@ -8,36 +8,6 @@ source "$(dirname "$0")/lib.bash"
 
 TIMEOUT=2s  # --lease-timeout: failover within about this
 
-# leases_of STREAM GROUP: "owner count" lines of live leases, sorted.
-leases_of() {
-  kstream group "$1" "$2" --json | python3 -c '
-import collections, json, sys
-g = json.load(sys.stdin)
-c = collections.Counter(s["LeaseOwner"] for s in g["Shards"] if s["LeaseLive"])
-for owner, n in sorted(c.items()):
-    print(owner, n)'
-}
-settled() { [[ $(leases_of "$1" "$2" | tr '\n' ' ') == "$3" ]]; }
-
-# known STREAM GROUP WORKER...: each worker's -v log agrees with the table on
-# which leases it holds (a victim of a steal has noticed).
-known() {
-  local stream=$1 group=$2
-  shift 2
-  kstream group "$stream" "$group" --json >"$WORK/known.json"
-  python3 -c '
-import json, re, sys
-g = json.load(open(sys.argv[1]))
-for w in sys.argv[2:]:
-    held = set()
-    for line in open(w + ".err"):
-        m = re.search(r"\] (took|stole|lost|released) (shardId-\d+)", line)
-        if m:
-            (held.add if m.group(1) in ("took", "stole") else held.discard)(m.group(2))
-    table = {s["ShardId"] for s in g["Shards"] if s["LeaseOwner"] == w.rsplit("/", 1)[1] and s["LeaseLive"]}
-    assert held == table, (w, held, table)
-' "$WORK/known.json" "${@/#/$WORK/}"
-}
 
 # all_out N FILES...: the files hold at least N distinct records together.
 all_out() {
@@ -72,8 +42,8 @@ for w in w1 w2 w3; do
     --checkpoint-interval 200ms -v >"$WORK/$w.out" 2>"$WORK/$w.err" &
   eval "pid_$w=\$!"
 done
-wait_until 30 "3 workers hold 2 leases each" settled six app "w1 2 w2 2 w3 2 "
-wait_until 10 "every worker knows what it holds" known six app w1 w2 w3
+wait_until 30 "3 workers hold 2 leases each" leases_settled six app "w1 2 w2 2 w3 2 "
+wait_until 10 "every worker knows what it holds" leases_known six app w1 w2 w3
 expect_ok kstream groups six
 expect_eq app "$(cat "$OUT")" "kstream groups"
 
@@ -85,12 +55,14 @@ wait_until 20 "w2 has printed records" has_lines 500 "$WORK/w2.out"
 wait_until 20 "w2 has checkpointed" grep -q "checkpoint shardId" "$WORK/w2.err"
 kill -KILL "$pid_w2"
 wait_exit 10 "$pid_w2"
-wait_until 15 "w1 and w3 take w2's leases" settled six app "w1 3 w3 3 "
+wait_until 15 "w1 and w3 take w2's leases" leases_settled six app "w1 3 w3 3 "
 wait_exit 30 "$producer"
 expect_eq 0 "$STATUS" "producer status"
 wait_until 30 "all $N records printed" all_out "$N" "$WORK/w1.out" "$WORK/w2.out" "$WORK/w3.out"
 expect_py "every record once, but for w2's shards after its last checkpoint" '
-import base64, collections, json, re, sys
+import collections, json, sys
+sys.path.insert(0, sys.argv[6])
+from group_log import held_checkpoints
 w1, w2, w3, w2err, n = sys.argv[1:6]
 recs = collections.defaultdict(list)  # (shard, seq) -> [worker]
 for name, path in (("w1", w1), ("w2", w2), ("w3", w3)):
@@ -98,23 +70,13 @@ for name, path in (("w1", w1), ("w2", w2), ("w3", w3)):
         r = json.loads(line)
         recs[(r["ShardId"], int(r["SequenceNumber"]))].append(name)
 assert len(recs) == int(n), ("distinct records", len(recs), n)
-last = {}  # the dead worker s last checkpoint per shard, as it logged it
-held = set()
-for line in open(w2err):
-    m = re.search(r"\] (checkpoint|took|stole|released) (shardId-\d+)(?: back| \(expired\))?(?: from \S+)? at (\S+)", line)
-    if m:
-        cp = m.group(3)
-        last[m.group(2)] = int(cp) if cp.isdigit() else -1
-        (held.discard if m.group(1) == "released" else held.add)(m.group(2))
-    m = re.search(r"\] lost (shardId-\d+)", line)
-    if m:
-        held.discard(m.group(1))
+last = held_checkpoints(w2err)  # the dead worker s shards and last checkpoints
 dups = {k: v for k, v in recs.items() if len(v) > 1}
 for (shard, seq), who in dups.items():
-    assert shard in held, ("repeated record of a shard w2 did not hold at its death", shard, seq, who)
-    assert seq > last.get(shard, -1), ("repeated at or before w2 s checkpoint", shard, seq, last.get(shard))
+    assert shard in last, ("repeated record of a shard w2 did not hold at its death", shard, seq, who)
+    assert seq > last[shard], ("repeated at or before w2 s checkpoint", shard, seq, last[shard])
 print(len(dups), "repeated", file=sys.stderr)
-' "$WORK/w1.out" "$WORK/w2.out" "$WORK/w3.out" "$WORK/w2.err" "$N"
+' "$WORK/w1.out" "$WORK/w2.out" "$WORK/w3.out" "$WORK/w2.err" "$N" "$KSTREAM_SRC/tests/cli"
 
 # --- SIGTERM: the batch in hand, checkpoints, leases released, status 0.
 for pid in "$pid_w1" "$pid_w3"; do
@@ -155,7 +117,7 @@ expect_contains "$OUT" "Workers:    0 live"
 expect_contains "$OUT" "shardId-000000000005"
 kstream-get six --group app --worker busy -f --lease-timeout 30s >/dev/null 2>&1 &
 busy=$!
-wait_until 10 "busy holds every lease" settled six app "busy 6 "
+wait_until 10 "busy holds every lease" leases_settled six app "busy 6 "
 expect_exit 1 kstream group six app --reset
 expect_contains "$ERR" "live workers (busy)"
 expect_exit 1 kstream group six app --delete

@@ -234,6 +234,36 @@ wait_until() {
 # has_lines N FILE: true when FILE has at least N lines (for wait_until).
 has_lines() { [[ -e $2 ]] && (($(wc -l <"$2") >= $1)); }
 
+# leases_of STREAM GROUP: "owner count" lines of live leases, sorted.
+leases_of() {
+  kstream group "$1" "$2" --json | python3 -c '
+import collections, json, sys
+g = json.load(sys.stdin)
+c = collections.Counter(s["LeaseOwner"] for s in g["Shards"] if s["LeaseLive"])
+for owner, n in sorted(c.items()):
+    print(owner, n)'
+}
+# leases_settled STREAM GROUP "OWNER N ...": the live leases are split so.
+leases_settled() { [[ $(leases_of "$1" "$2" | tr '\n' ' ') == "$3" ]]; }
+# leases_known STREAM GROUP WORKER...: each worker's -v log ($WORK/WORKER.err)
+# agrees with the table on which leases it holds (a victim of a steal has
+# noticed).
+leases_known() {
+  local stream=$1 group=$2
+  shift 2
+  kstream group "$stream" "$group" --json >"$WORK/known.json"
+  python3 -c '
+import json, sys
+sys.path.insert(0, sys.argv[1])
+from group_log import held_checkpoints
+g = json.load(open(sys.argv[2]))
+for w in sys.argv[3:]:
+    held = set(held_checkpoints(w + ".err"))
+    table = {s["ShardId"] for s in g["Shards"] if s["LeaseOwner"] == w.rsplit("/", 1)[1] and s["LeaseLive"]}
+    assert held == table, (w, held, table)
+' "$KSTREAM_SRC/tests/cli" "$WORK/known.json" "${@/#/$WORK/}"
+}
+
 # wait_exit SECONDS PID: waits for background PID to end (bounded) and
 # stores its exit status in $STATUS. Fails the check if it does not end.
 wait_exit() {
