@@ -62,7 +62,9 @@ class Deliverer final : public BatchHandler {
   // directory.
   static Result<std::unique_ptr<Deliverer>> Open(DeliverOptions options, Env* env);
 
-  size_t max_batch() const override { return 10000; }
+  // Small enough that a batch (its records and their entries) stays in a
+  // core's L2 cache: 10,000 cost about 15% more CPU per record.
+  size_t max_batch() const override { return 2000; }
   Result<bool> Handle(uint64_t shard, const RecordBatch& records, const Context& ctx) override;
   Result<bool> Flush() override { return true; }
   bool defers_delivery() const override { return true; }
