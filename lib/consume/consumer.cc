@@ -1,9 +1,9 @@
 #include "consume/consumer.h"
 
-#include <chrono>
 #include <map>
 #include <set>
 
+#include "core/clock.h"
 #include "core/stop_flag.h"
 #include "core/text.h"
 
@@ -12,11 +12,6 @@ namespace {
 
 constexpr size_t kReadRecords = 4096;
 constexpr size_t kReadBytes = 1 << 20;
-
-int64_t SteadyMillis() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
-}
 
 class Consumer {
  public:

@@ -1,19 +1,14 @@
 #include "remote/remote_backend.h"
 
 #include <algorithm>
-#include <chrono>
 
+#include "core/clock.h"
 #include "core/text.h"
 #include "remote/remote_internal.h"
 
 namespace kstream::remote {
 
 namespace {
-
-int64_t SteadyMillis() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
-}
 
 Result<simdjson::dom::element> ParseAnswer(simdjson::dom::parser& parser, const std::string& json,
                                            std::string_view operation) {

@@ -3,19 +3,14 @@
 #include <poll.h>
 
 #include <algorithm>
-#include <chrono>
 
+#include "core/clock.h"
 #include "core/text.h"
 #include "remote/remote_internal.h"
 
 namespace kstream::remote {
 
 namespace {
-
-int64_t SteadyMillis() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
-}
 
 class RemoteCursor final : public ShardCursor {
  public:

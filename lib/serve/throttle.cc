@@ -1,17 +1,6 @@
 #include "serve/throttle.h"
 
-#include <algorithm>
-
 namespace kstream::serve {
-
-void Throttle::Bucket::Refill(double rate, int64_t now_ms) {
-  if (last_ms < 0) {
-    tokens = rate;  // a new bucket starts full: one second's worth
-  } else if (now_ms > last_ms) {
-    tokens = std::min(rate, tokens + rate * double(now_ms - last_ms) / 1000.0);
-  }
-  last_ms = std::max(last_ms, now_ms);
-}
 
 Throttle::Shard& Throttle::At(const std::string& stream, uint64_t shard) {
   return shards_[{stream, shard}];

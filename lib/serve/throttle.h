@@ -10,6 +10,8 @@
 #include <string>
 #include <utility>
 
+#include "core/token_bucket.h"
+
 namespace kstream::serve {
 
 class Throttle {
@@ -33,11 +35,7 @@ class Throttle {
   void ChargeRead(const std::string& stream, uint64_t shard, uint64_t bytes, int64_t now_ms);
 
  private:
-  struct Bucket {
-    double tokens = 0;
-    int64_t last_ms = -1;
-    void Refill(double rate, int64_t now_ms);
-  };
+  using Bucket = TokenBucket;
   struct Shard {
     Bucket write_bytes, write_records, read_bytes, read_calls;
   };

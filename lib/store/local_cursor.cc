@@ -1,8 +1,8 @@
 // LocalShardCursor: reads one shard's segments in order from a start
 // position found through segment names, headers and index hints.
 #include <algorithm>
-#include <chrono>
 
+#include "core/clock.h"
 #include "core/text.h"
 #include "store/local_internal.h"
 #include "store/segment.h"
@@ -10,11 +10,6 @@
 
 namespace kstream {
 namespace {
-
-int64_t SteadyMillis() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
-}
 
 class LocalShardCursor final : public ShardCursor {
  public:

@@ -1,9 +1,9 @@
 #include "window/stream_source.h"
 
-#include <chrono>
 #include <vector>
 
 #include "consume/deaggregate.h"
+#include "core/clock.h"
 
 namespace kstream::window {
 namespace {
@@ -12,11 +12,6 @@ constexpr size_t kReadRecords = 4096;
 constexpr size_t kReadBytes = 1 << 20;
 constexpr int64_t kIdlePollMs = 20;  // how often a caught-up shard is read again
 constexpr int64_t kRefreshMs = 1000;
-
-int64_t SteadyMillis() {
-  using namespace std::chrono;
-  return duration_cast<milliseconds>(steady_clock::now().time_since_epoch()).count();
-}
 
 }  // namespace
 
