@@ -21,6 +21,7 @@ constexpr char kTool[] = "kstream-put";
 constexpr char kExamples[] = R"(Examples:
   tail -F /var/log/app.log | kstream-put logs
   kstream-put logs --endpoint https://kinesis.eu-west-1.amazonaws.com < lines.txt
+  kstream-put logs --endpoint $URL --rate-limit 100 --record-ttl 1m --failed late.ndjson
   kstream-put events --key-field user.id < events.ndjson
   printf 'hello\n' | kstream-put logs -k web-1 --sync always --print
   kstream-put logs --json < entries.ndjson     # {"PartitionKey":..,"Data":"<base64>"}
@@ -81,13 +82,28 @@ int main(int argc, char** argv) {
                  "Most bytes per aggregated record (AggregationMaxSize, at most 1MiB)")
       ->type_name("SIZE")
       ->capture_default_str();
+  remote::PutPolicy put_policy;
+  std::string record_ttl = "30s";
+  app.add_option("--rate-limit", put_policy.rate_limit_pct,
+                 "With --endpoint: records and bytes per shard and second, in % of the shard's "
+                 "limits (RateLimit; 0: off)")
+      ->type_name("PCT")
+      ->check(CLI::Range(0, 100000))
+      ->capture_default_str();
+  app.add_option("--record-ttl", record_ttl,
+                 "With --endpoint: a record not written within this long fails (RecordTtl)")
+      ->type_name("DURATION")
+      ->capture_default_str();
+  app.add_flag("--fail-if-throttled", put_policy.fail_if_throttled,
+               "With --endpoint: a throttled record fails instead of being retried "
+               "(FailIfThrottled)");
   app.add_option("--failed", failed_file,
                  "Append records not written to FILE, one JSON line each "
                  "(default: write errors to stderr)")
       ->type_name("FILE");
   app.add_flag("--stats", print_stats,
                "Print counters on stderr at the end: user and Kinesis records, aggregation "
-               "ratio, latency percentiles");
+               "ratio, retries, throttles, latency percentiles");
   app.add_flag("-p,--print", o.print_results,
                "Print {\"ShardId\",\"SequenceNumber\"} per record once it is durable");
   app.add_flag("--skip-invalid", o.skip_invalid,
@@ -119,6 +135,12 @@ int main(int argc, char** argv) {
   auto linger_ms = ParseDuration(linger);
   if (!linger_ms.ok()) return cli::UsageError(kTool, "--linger: " + linger_ms.status().message());
   o.linger_ms = *linger_ms;
+  auto ttl_ms = ParseDuration(record_ttl);
+  if (!ttl_ms.ok() || *ttl_ms < 100)
+    return cli::UsageError(kTool,
+                           "--record-ttl: " + (ttl_ms.ok() ? std::string("must be 100ms or more")
+                                                           : ttl_ms.status().message()));
+  put_policy.record_ttl_ms = *ttl_ms;
   auto bytes = ParseSize(batch_bytes);
   if (!bytes.ok() || *bytes == 0)
     return cli::UsageError(kTool, "--batch-bytes: " + (bytes.ok() ? std::string("must be positive")
@@ -136,7 +158,7 @@ int main(int argc, char** argv) {
   cli::InstallStopHandlers(&g_stop);
   cli::Progress progress(kTool, common.quiet);
   o.on_progress = [&](const auto& st) { progress.Update(st.records, st.bytes); };
-  auto backend = cli::OpenBackend(common);
+  auto backend = cli::OpenBackend(common, put_policy);
   if (!backend.ok()) return cli::Fail(kTool, backend.status());
   auto writer = (*backend)->OpenWriter(stream, o.sync);
   if (!writer.ok()) return cli::Fail(kTool, writer.status());
@@ -157,7 +179,8 @@ int main(int argc, char** argv) {
   Status logged = failed.Close();
   if (print_stats) {
     std::string line;
-    AppendProducerStats(line, stats, 0, 0);
+    AppendProducerStats(line, stats, (*writer)->counters().retries,
+                        (*writer)->counters().throttles);
     std::cerr << line;
   }
   if (!logged.ok()) cli::Fail(kTool, logged.Prefixed("--failed"));

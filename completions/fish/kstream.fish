@@ -10,6 +10,7 @@
 # Options that take a value, as the next token or after '='.
 set -g __kstream_arg_opts --home --endpoint -k --partition-key -K --key-field -E --explicit-hash-key \
     --sync --linger --batch-records --batch-bytes --aggregate-max-count --aggregate-max-size \
+    --rate-limit --record-ttl \
     --failed -s --shard -i --iterator --sequence-number --timestamp \
     -n --limit --shards --retention --scaling-action --count --pct --min-shards --max-shards --at \
     --period --sample --up-threshold --down-threshold --up-count --up-pct --down-count --down-pct \
@@ -221,6 +222,9 @@ for c in kstream kstream-put
     complete -c $c -n $put -l linger -x -d 'Max time a record waits to be batched (default 0ms, 100ms with --aggregate)'
     complete -c $c -n $put -l batch-records -x -d 'Max Kinesis records per write batch (default 10000)'
     complete -c $c -n $put -l batch-bytes -x -d 'Max bytes per write batch (default 4MiB)'
+    complete -c $c -n $put -l rate-limit -x -d 'With --endpoint: per-shard rate in % of the shard limits (default 150; 0: off)'
+    complete -c $c -n $put -l record-ttl -x -d 'With --endpoint: a record not written within this long fails (default 30s)'
+    complete -c $c -n $put -l fail-if-throttled -d 'With --endpoint: throttled records fail instead of being retried'
     complete -c $c -n $put -s a -l aggregate -d 'Pack records per shard into KPL aggregated records'
     complete -c $c -n $put -l aggregate-max-count -x -d 'Most user records per aggregate'
     complete -c $c -n $put -l aggregate-max-size -x -d 'Most bytes per aggregated record (default 51200)'

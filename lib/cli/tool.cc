@@ -58,12 +58,14 @@ void AddEndpointOption(CLI::App& app, CommonOptions& common) {
       });
 }
 
-Result<std::unique_ptr<Backend>> OpenBackend(const CommonOptions& common) {
+Result<std::unique_ptr<Backend>> OpenBackend(const CommonOptions& common,
+                                             const remote::PutPolicy& put) {
   if (!common.remote())
     return std::unique_ptr<Backend>(
         std::make_unique<LocalStore>(Env::Default(), common.StoreRoot()));
   auto config = remote::ConfigureClient(common.endpoint, aws::ProcessEnv());
   if (!config.ok()) return config.status();
+  config->put = put;
   return std::unique_ptr<Backend>(std::make_unique<remote::RemoteBackend>(std::move(*config)));
 }
 

@@ -9,6 +9,7 @@
 
 #include "core/status.h"
 #include "core/stop_flag.h"
+#include "remote/kinesis_client.h"
 #include "store/backend.h"
 
 namespace kstream::cli {
@@ -40,8 +41,9 @@ inline constexpr const char* kGroupsAreLocal =
 void AddEndpointOption(CLI::App& app, CommonOptions& common);
 
 // The backend the options name: the endpoint's (SigV4 credentials and region
-// from the usual AWS sources) or the local store.
-Result<std::unique_ptr<Backend>> OpenBackend(const CommonOptions& common);
+// from the usual AWS sources; writers follow `put`) or the local store.
+Result<std::unique_ptr<Backend>> OpenBackend(const CommonOptions& common,
+                                             const remote::PutPolicy& put = {});
 
 // Parses argv. Returns -1 to go on, or the exit code to return (0 after
 // --help/--version, 2 after a usage error, with a short hint on stderr).

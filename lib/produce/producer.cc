@@ -82,9 +82,19 @@ class Producer {
       ReportFailed(s);
       return s;
     }
+    // Records the writer gave up on (a remote stream's record TTL): each of
+    // their user records is reported failed; the rest were written.
+    refused_.assign(views_.size(), nullptr);
+    const size_t unacked_before = unacked_.size();
+    for (const auto& e : writer_.record_errors()) refused_[e.index] = &e.message;
     bool missed = false;
     for (size_t i = 0; i < pending_.size(); ++i) {
       const Pending& p = pending_[i];
+      const size_t view = o_.aggregate ? agg_.placement(uint32_t(i)).output : i;
+      if (refused_[view]) {
+        ReportFailed(p, *refused_[view]);
+        continue;
+      }
       if (!o_.aggregate) {
         unacked_.push_back({put_results_[i], std::nullopt, p.data_len, p.accepted_ms});
         continue;
@@ -93,9 +103,9 @@ class Producer {
       unacked_.push_back({put_results_[at.output], at.sub_sequence, p.data_len, p.accepted_ms});
     }
     for (size_t j = 0; o_.aggregate && j < views_.size(); ++j)
-      missed |= put_results_[j].shard_index != agg_.outputs()[j].predicted_shard;
-    stats_.kinesis_records += views_.size();
-    unsubmitted_ += pending_.size();
+      missed |= !refused_[j] && put_results_[j].shard_index != agg_.outputs()[j].predicted_shard;
+    stats_.kinesis_records += views_.size() - writer_.record_errors().size();
+    unsubmitted_ += unacked_.size() - unacked_before;
     pending_.clear();
     arena_.clear();
     agg_.Clear();
@@ -160,12 +170,13 @@ class Producer {
   // A failed write: every record of the batch is reported (some may be in
   // the store: the writer does not say which).
   void ReportFailed(const Status& s) {
-    stats_.failed += pending_.size();
+    for (const Pending& p : pending_) ReportFailed(p, s.message());
+  }
+  void ReportFailed(const Pending& p, std::string_view error) {
+    ++stats_.failed;
     if (!o_.on_failed) return;
-    for (const Pending& p : pending_) {
-      const PutRecord v = View(p);
-      o_.on_failed({p.line, s.message(), v.partition_key, v.explicit_hash_key, v.data});
-    }
+    const PutRecord v = View(p);
+    o_.on_failed({p.line, error, v.partition_key, v.explicit_hash_key, v.data});
   }
 
   uint64_t PredictShard(uint128 hash_key) const {
@@ -269,9 +280,10 @@ class Producer {
   std::vector<Pending> pending_;
   std::vector<PutRecord> views_;
   std::vector<PutResult> put_results_;
-  std::deque<Unacked> unacked_;   // written, not yet reported, in input order
-  std::deque<SyncGroup> groups_;  // syncs in flight, oldest first
-  size_t unsubmitted_ = 0;        // written records no sync covers yet
+  std::vector<const std::string*> refused_;  // by view: the writer's error, if it gave up
+  std::deque<Unacked> unacked_;              // written, not yet reported, in input order
+  std::deque<SyncGroup> groups_;             // syncs in flight, oldest first
+  size_t unsubmitted_ = 0;                   // written records no sync covers yet
   bool in_flight_ = false;
   std::string line_;
   ShardAggregation agg_;
@@ -401,7 +413,11 @@ Status RunProducer(StreamWriter& writer, RecordReader& input, const ProducerOpti
   // reported, or a caller would put them again.
   if (!write_failed) KS_RETURN_IF_ERROR(p.Flush());
   Status synced = p.SyncAndAcknowledgeAll();
-  return failure.ok() ? synced : failure;
+  if (!failure.ok()) return failure;
+  if (synced.ok() && stats.failed > 0)
+    return Status::LimitExceeded(std::to_string(stats.failed) +
+                                 " record(s) could not be written (see the failed records)");
+  return synced;
 }
 
 }  // namespace kstream

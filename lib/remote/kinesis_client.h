@@ -43,15 +43,22 @@ struct RetryPolicy {
 // Full jitter: uniform in [0, min(cap, base * 2^retry)] (retry counts from 0).
 int BackoffMillis(const RetryPolicy& policy, int retry, std::mt19937_64& rng);
 
+// How a writer paces and gives up on records, with the KPL's names.
+struct PutPolicy {
+  // RateLimit: records and bytes sent to one shard per second, in percent of
+  // the shard's limits (1,000 records/s, 1 MiB/s); 0 turns it off.
+  int rate_limit_pct = 150;
+  int64_t record_ttl_ms = 30000;   // RecordTtl: a record not in by then fails
+  bool fail_if_throttled = false;  // FailIfThrottled: throttled records fail at once
+};
+
 struct ClientConfig {
   Endpoint endpoint;
   aws::Credentials credentials;
   std::string region;
   std::string ca_bundle;  // AWS_CA_BUNDLE; empty: the system's
   RetryPolicy retry;
-  // PutRecords: how often one record may be refused (throttled) before the
-  // put fails; with the backoff, about half a minute, the KPL's record TTL.
-  int put_attempts = 12;
+  PutPolicy put;
 };
 
 // Endpoint, credentials and region for a URL from the usual AWS sources.

@@ -252,7 +252,11 @@ Result<std::unique_ptr<StreamWriter>> RemoteBackend::OpenWriter(const std::strin
   KS_RETURN_IF_ERROR(ValidateStreamName(name));
   // Fail early, as the local store does, rather than at the first record.
   KS_RETURN_IF_ERROR(WaitForStream(name, false));
-  return MakeRemoteWriter(config_, name);
+  StreamMeta shards;
+  if (config_.put.rate_limit_pct > 0) {
+    KS_ASSIGN_OR_RETURN(shards, ListShards(name));
+  }
+  return MakeRemoteWriter(config_, name, std::move(shards));
 }
 
 Result<std::unique_ptr<ShardCursor>> RemoteBackend::OpenCursor(const std::string& name,

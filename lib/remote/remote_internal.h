@@ -31,7 +31,9 @@ Result<ShardMeta> DecodeShard(simdjson::dom::element shard);
 // free index updated).
 Status AddShards(simdjson::dom::array shards, StreamMeta& meta);
 
-std::unique_ptr<StreamWriter> MakeRemoteWriter(const ClientConfig& config, std::string stream);
+// The shard map predicts where records go, for the per-shard rate limit.
+std::unique_ptr<StreamWriter> MakeRemoteWriter(const ClientConfig& config, std::string stream,
+                                               StreamMeta shards);
 Result<std::unique_ptr<ShardCursor>> OpenRemoteCursor(const ClientConfig& config,
                                                       const RemoteOptions& options,
                                                       std::string stream, uint64_t shard_index,

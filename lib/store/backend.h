@@ -77,6 +77,27 @@ class StreamWriter {
   virtual Result<uint64_t> SyncedTicket() { return sync_tickets_; }
   virtual int sync_event_fd() const { return -1; }
 
+  // Records the last successful Put gave up on, by index: a remote writer's
+  // record TTL ran out, or a throttled record with fail-if-throttled, or the
+  // service refused it. Their results are empty; every other record was
+  // written. (The local store writes a whole Put or fails it.)
+  struct RecordError {
+    size_t index;
+    std::string message;
+  };
+  const std::vector<RecordError>& record_errors() const { return record_errors_; }
+  // What a writer that talks to a service went through (0 locally): calls
+  // retried, and records the service throttled.
+  struct Counters {
+    uint64_t retries = 0;
+    uint64_t throttles = 0;
+  };
+  const Counters& counters() const { return counters_; }
+
+ protected:
+  std::vector<RecordError> record_errors_;
+  Counters counters_;
+
  private:
   uint64_t sync_tickets_ = 0;
 };
