@@ -110,8 +110,10 @@ Result<bool> Deliverer::Handle(uint64_t shard, const RecordBatch& records, const
     Add(shard, st, r);
     // Files end between sequence numbers, never inside one (the user records
     // of a KPL aggregate share theirs): ranges and checkpoints stay exact.
-    const bool boundary = i + 1 == records.size() || records[i + 1].sequence != r.sequence;
-    if (st.buffered >= o_.buffer_bytes && boundary) KS_RETURN_IF_ERROR(Submit(shard, st));
+    // (The next record is looked at only when the buffer is full.)
+    if (st.buffered >= o_.buffer_bytes &&
+        (i + 1 == records.size() || records[i + 1].sequence != r.sequence))
+      KS_RETURN_IF_ERROR(Submit(shard, st));
   }
   return true;
 }
