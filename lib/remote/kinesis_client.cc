@@ -165,6 +165,7 @@ Status ErrorStatus(std::string_view operation, const ApiError& e) {
 struct KinesisClient::Http {
   explicit Http(const ClientConfig& c) : client(c.endpoint.Url()) {
     client.set_keep_alive(true);
+    client.set_tcp_nodelay(true);  // a request's header and body go out in two writes
     client.set_connection_timeout(std::chrono::seconds(10));
     client.set_read_timeout(std::chrono::seconds(20));
     client.set_write_timeout(std::chrono::seconds(20));

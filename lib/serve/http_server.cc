@@ -147,6 +147,7 @@ Status RunServer(Service& service, const ServerOptions& options, int stop_fd,
   const int threads = options.threads;
   server.new_task_queue = [threads] { return new httplib::ThreadPool(size_t(threads)); };
   server.set_keep_alive_max_count(100000);
+  server.set_tcp_nodelay(true);  // answers are written in pieces; no 40 ms delayed-ACK stalls
   server.set_payload_max_length(options.max_body_bytes);
   auto handle = [&](const httplib::Request& req, httplib::Response& res) {
     const auto start = std::chrono::steady_clock::now();
