@@ -63,9 +63,10 @@ class WindowEngine {
   // The earliest start of an open window (INT64_MAX: none): every record
   // added with a time before it sits only in emitted windows.
   virtual int64_t min_open_start() const = 0;
-  // A time rounded down so that Bucket(t) < min_open_start() exactly when
-  // t < min_open_start() (fixed windows: the start of t's last window), so
-  // that the caller keeps fewer distinct times.
+  // A coarser time, for a caller that keeps fewer distinct times:
+  // Bucket(t) < min_open_start() implies t < min_open_start() (fixed
+  // windows: the start of t's last window, exact as starts are multiples of
+  // the slide; sessions: t rounded up).
   virtual int64_t Bucket(int64_t t) const { return t; }
   int64_t watermark() const { return watermark_; }
 

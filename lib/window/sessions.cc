@@ -86,6 +86,13 @@ class SessionWindows final : public WindowEngine {
   }
   // Kept only with an external watermark (a consumer group's checkpoints).
   int64_t min_open_start() const override { return starts_.empty() ? INT64_MAX : *starts_.begin(); }
+  // Rounded up (safe: Bucket(t) < min_open_start() implies t < it), so a
+  // consumer group keeps about 16 runs per gap, not one per millisecond.
+  int64_t Bucket(int64_t t) const override {
+    const int64_t step = std::max<int64_t>(1, gap_ / 16);
+    const int64_t down = FloorDiv(t, step) * step;
+    return down == t || down > INT64_MAX - step ? down : down + step;
+  }
 
   void AdvanceWatermark(int64_t w) override {
     // Also when w did not move: a session opened below it (external_) is due.

@@ -216,6 +216,23 @@ expect_eq "$TOTAL" "$(counted "$OUT")" "arrival-time windows hold every record o
 expect_ok kstream-window --stream "$S" --group arrivals --tumbling 1s
 expect_empty "$OUT"
 
+# Following with arrival time: a window closes by the clock, and SIGTERM
+# after it leaves nothing behind.
+kstream-window --stream "$S" --group live --worker live -i LATEST -f --tumbling 1s \
+  --group-by k >"$WORK/live.out" 2>"$WORK/live.err" &
+pid_live=$!
+wait_until 30 "the live instance holds the 3 shards" settled live "live 3 "
+echo '{"k":"now"}' | kstream-put "$S"
+wait_until 10 "an arrival-time window closes while following" has_lines 1 "$WORK/live.out"
+expect_contains "$WORK/live.out" '"k":"now","count":1}'
+stop live
+expect_ok kstream group "$S" live --json
+expect_py "the live group is checkpointed to the end" '
+import json, sys
+g = json.load(open(sys.argv[1]))
+assert g["LagRecords"] == 0, g
+' "$OUT"
+
 # --- Usage errors.
 expect_exit 2 kstream-window --group g --tumbling 1s </dev/null
 expect_contains "$ERR" "--group needs --stream"

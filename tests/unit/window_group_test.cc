@@ -76,8 +76,11 @@ struct GroupFixture : kstest::TestStore {
       const int64_t ts = kBase + next_ * 100;
       kstest::PutOne(*writer, key, "{\"ts\":" + std::to_string(ts) + ",\"k\":\"" + key + "\"}");
       expected[FormatTimestamp(ts - ts % 5000)]++;
+      ++put_;
     }
   }
+  // Leaves a gap of n events in the timeline.
+  void Skip(int n) { next_ += n; }
   // The same as KPL aggregates of `per` events each; returns the largest
   // event time of each aggregate, by sequence.
   std::map<SequenceNumber, int64_t> PutAggregated(int n, int per) {
@@ -91,6 +94,7 @@ struct GroupFixture : kstest::TestStore {
         ts = kBase + next_ * 100;
         data.push_back("{\"ts\":" + std::to_string(ts) + ",\"k\":\"" + keys.back() + "\"}");
         expected[FormatTimestamp(ts - ts % 5000)]++;
+        ++put_;
       }
       for (size_t i = 0; i < keys.size(); ++i) a.Add({keys[i], std::nullopt, data[i]});
       std::string bytes;
@@ -113,7 +117,7 @@ struct GroupFixture : kstest::TestStore {
     GroupOptions o = options;
     if (follow)
       o.on_progress = [&](const GroupStats&) {
-        if (stats.records >= uint64_t(next_)) stop = true;
+        if (stats.records >= uint64_t(put_)) stop = true;
       };
     stop = false;
     Status s = RunOnGroup(*p, store, *table, "s", o, &env, run_options, out, stats, &stop);
@@ -137,7 +141,8 @@ struct GroupFixture : kstest::TestStore {
   std::map<std::string, int> expected;  // events per 5 s window start
 
  private:
-  int next_ = 0;
+  int next_ = 0;  // the next event's place in the timeline
+  int put_ = 0;   // events put
   int runs_ = 0;
 };
 
@@ -200,6 +205,8 @@ TEST_SUITE("window_group") {
     add("a", 200);  // joins a's session, which now starts earlier
     CHECK(e.min_open_start() == 200);
     CHECK(e.LateBefore(10000) == 5001);
+    CHECK(e.Bucket(936) == 936);  // 5000 / 16 = 312 ms steps, rounded up
+    CHECK(e.Bucket(937) == 1248);
     e.AdvanceWatermark(8000);
     CHECK(e.min_open_start() == INT64_MAX);
     CHECK(CountLines(e.output()) == 2);
@@ -252,6 +259,33 @@ TEST_SUITE("window_group") {
       repeated += n - f.expected[w];
     }
     CHECK(repeated <= 6);
+  }
+
+  TEST_CASE("SessionsAreCheckpointedOnceTheyCloseAndARestartCompletesTheOpenOnes") {
+    GroupFixture f(2);
+    f.Put(100);  // 0 .. 9.9 s, each key every second
+    f.Skip(100);
+    f.Put(100);  // 20 .. 29.9 s: these sessions stay open while following
+    WindowConfig c;
+    c.window.kind = WindowSpec::Kind::kSession;
+    c.window.gap_ms = 2000;
+    c.group_by = {"k"};
+    c.time_field = "ts";
+    const std::string first = f.Run(c, /*follow=*/true);
+    CHECK(CountLines(first) == 10);  // the first session of each key
+    CHECK(first.find("\"count\":10}") != std::string::npos);
+    for (const Lease& l : f.Leases()) {
+      auto cursor = Value(f.store.OpenCursor("s", l.shard, StartPosition{}));
+      SequenceNumber last_closed = 0;
+      for (const kstest::Rec& r : kstest::ReadAll(*cursor))
+        if (std::stoll(r.data.substr(6)) < kBase + 10000) last_closed = r.sequence;
+      CHECK(l.checkpoint == Checkpoint::Sequence(last_closed));
+    }
+    const std::string second = f.Run(c, /*follow=*/false);
+    CHECK(CountLines(second) == 10);
+    int sum = 0;
+    for (const auto& [w, n] : CountsByWindow(first + second)) sum += n;
+    CHECK(sum == 200);
   }
 
   TEST_CASE("AShardEndWithOpenWindowsIsCheckpointedOnlyOnceTheyAreEmitted") {
