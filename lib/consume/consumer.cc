@@ -1,7 +1,8 @@
 #include "consume/consumer.h"
 
 #include <map>
-#include <set>
+
+#include "consume/shard_lineage.h"
 
 #include "core/clock.h"
 #include "core/stop_flag.h"
@@ -17,9 +18,14 @@ class Consumer {
  public:
   Consumer(Backend& backend, std::string stream, const ConsumerOptions& o, RecordWriter& out,
            ConsumerStats& stats)
-      : backend_(backend), stream_(std::move(stream)), o_(o), out_(out), stats_(stats) {}
+      : backend_(backend),
+        stream_(std::move(stream)),
+        o_(o),
+        out_(out),
+        stats_(stats),
+        lineage_(o.start) {}
 
-  bool started() const { return !started_.empty(); }
+  bool started() const { return started_; }
 
   Status Run(const StopFlag* stop) {
     if (o_.follow) {
@@ -75,32 +81,15 @@ class Consumer {
       }
       return Status::Ok();
     }
-    for (const auto& shard : meta_.shards) {
-      if (started_.count(shard.index)) continue;
-      if (initial && o_.start.type == IteratorType::kLatest && !shard.is_open()) {
-        started_.insert(shard.index);  // nothing new will ever land there
-        done_.insert(shard.index);
-        continue;
-      }
-      if (!ParentsDone(shard)) continue;
-      StartPosition start = o_.start;
-      // Shards that appear later are read from their beginning.
-      if (!initial && start.type != IteratorType::kAtTimestamp) start = StartPosition{};
-      KS_RETURN_IF_ERROR(Open(shard.index, start));
-    }
+    for (const ShardLineage::Ready& r : lineage_.TakeReady(meta_))
+      KS_RETURN_IF_ERROR(Open(r.shard, r.start));
     return Status::Ok();
-  }
-
-  bool ParentsDone(const ShardMeta& s) const {
-    for (auto p : {s.parent, s.adjacent_parent})
-      if (p && meta_.FindShard(*p) && !done_.count(*p)) return false;
-    return true;
   }
 
   Status Open(uint64_t index, const StartPosition& start) {
     KS_ASSIGN_OR_RETURN(auto cursor, OpenReadCursor(backend_, stream_, index, start,
                                                     {o_.deaggregate, &stats_.malformed}));
-    started_.insert(index);
+    started_ = true;
     active_[index].cursor = std::move(cursor);
     return Status::Ok();
   }
@@ -109,7 +98,7 @@ class Consumer {
     auto it = active_.find(index);
     stats_.corrupt += it->second.cursor->corrupt_records();
     active_.erase(it);
-    done_.insert(index);
+    lineage_.Done(index);
     shard_ended_ = true;
     // Chosen shards that are all closed and read: nothing more can come,
     // following or not.
@@ -214,8 +203,8 @@ class Consumer {
   std::unique_ptr<ChangeWatch> watch_;
   StreamMeta meta_;
   std::map<uint64_t, ShardState> active_;
-  std::set<uint64_t> started_;
-  std::set<uint64_t> done_;
+  ShardLineage lineage_;
+  bool started_ = false;  // a shard was opened
   bool shard_ended_ = false;
   bool finished_ = false;
 };

@@ -19,29 +19,16 @@ Status StreamSource::Open() {
   if (follow_) {
     KS_ASSIGN_OR_RETURN(watch_, backend_.Watch(stream_));
   }
-  return Refresh(true);
+  return Refresh();
 }
 
-Status StreamSource::Refresh(bool initial) {
+Status StreamSource::Refresh() {
   KS_ASSIGN_OR_RETURN(StreamDescription d, backend_.DescribeStream(stream_));
   last_refresh_ms_ = SteadyMillis();
-  for (const ShardMeta& shard : d.meta.shards) {
-    if (started_.count(shard.index)) continue;
-    if (initial && start_.type == IteratorType::kLatest && !shard.is_open()) {
-      started_.insert(shard.index);  // nothing new will land there
-      done_.insert(shard.index);
-      continue;
-    }
-    bool parents_done = true;
-    for (auto p : {shard.parent, shard.adjacent_parent})
-      if (p && d.meta.FindShard(*p) && !done_.count(*p)) parents_done = false;
-    if (!parents_done) continue;
-    StartPosition start = start_;
-    if (!initial && start.type != IteratorType::kAtTimestamp) start = StartPosition{};
-    KS_ASSIGN_OR_RETURN(auto cursor, OpenReadCursor(backend_, stream_, shard.index, start,
+  for (const ShardLineage::Ready& r : lineage_.TakeReady(d.meta)) {
+    KS_ASSIGN_OR_RETURN(auto cursor, OpenReadCursor(backend_, stream_, r.shard, r.start,
                                                     {deaggregate_, &malformed_}));
-    started_.insert(shard.index);
-    active_[shard.index].cursor = std::move(cursor);
+    active_[r.shard].cursor = std::move(cursor);
   }
   return Status::Ok();
 }
@@ -76,14 +63,14 @@ Result<StreamSource::State> StreamSource::Next(Record& record) {
       if (drained && (s.ended || (!follow_ && s.idle))) {
         corrupt_ += s.cursor->corrupt_records();
         finished_some |= s.ended;
-        done_.insert(it->first);
+        lineage_.Done(it->first);
         it = active_.erase(it);
       } else {
         ++it;
       }
     }
     if (finished_some) {
-      KS_RETURN_IF_ERROR(Refresh(false));  // children may be readable now
+      KS_RETURN_IF_ERROR(Refresh());  // children may be readable now
       continue;
     }
     Shard* best = nullptr;
@@ -101,7 +88,7 @@ Result<StreamSource::State> StreamSource::Next(Record& record) {
 
 Status StreamSource::Wait(int timeout_ms) {
   if (watch_) KS_RETURN_IF_ERROR(watch_->Wait(timeout_ms));
-  if (SteadyMillis() - last_refresh_ms_ >= kRefreshMs) return Refresh(false);
+  if (SteadyMillis() - last_refresh_ms_ >= kRefreshMs) return Refresh();
   return Status::Ok();
 }
 

@@ -6,10 +6,10 @@
 #include <cstdint>
 #include <map>
 #include <memory>
-#include <set>
 #include <string>
 #include <string_view>
 
+#include "consume/shard_lineage.h"
 #include "store/backend.h"
 
 namespace kstream::window {
@@ -21,7 +21,7 @@ class StreamSource {
                bool deaggregate = true)
       : backend_(backend),
         stream_(std::move(stream)),
-        start_(start),
+        lineage_(start),
         follow_(follow),
         deaggregate_(deaggregate) {}
 
@@ -49,17 +49,17 @@ class StreamSource {
     bool idle = false;   // the last read found nothing new
     int64_t last_read_ms = 0;
   };
-  Status Refresh(bool initial);
+  // Opens the shards that became ready (parents read to their end).
+  Status Refresh();
   Status ReadShards();
 
   Backend& backend_;
   std::string stream_;
-  StartPosition start_;
+  ShardLineage lineage_;
   bool follow_;
   bool deaggregate_;
   std::unique_ptr<ChangeWatch> watch_;
   std::map<uint64_t, Shard> active_;
-  std::set<uint64_t> started_, done_;
   int64_t last_refresh_ms_ = 0;
   uint64_t corrupt_ = 0;
   uint64_t malformed_ = 0;
