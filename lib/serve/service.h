@@ -32,7 +32,11 @@ struct ServiceOptions {
   std::string account = "000000000000";
   SyncMode sync = SyncMode::kBatch;  // batch: one fsync per request and shard before the answer
   bool enforce_limits = false;       // per-shard throughput limits (Throttle)
-  std::function<int64_t()> clock;    // epoch ms; the system clock when empty
+  // Open shards the account may hold across its streams, as DescribeLimits
+  // reports: CreateStream, SplitShard and UpdateShardCount beyond it fail
+  // with LimitExceededException, as in Kinesis (whose default is higher).
+  int64_t shard_limit = 10000;
+  std::function<int64_t()> clock;  // epoch ms; the system clock when empty
 };
 
 class Service {
@@ -92,7 +96,12 @@ class Service {
   ApiOr<StreamPage> ReadStreamPage(const Value& req, std::string_view start_key, int64_t max_limit,
                                    int64_t page_size);
   ApiStatus ChangeRetention(const Value& req, bool increase);
-  ApiStatus Reshard(const std::string& stream, const std::function<Status()>& op);
+  ApiOr<int64_t> OpenShardsInAccount();
+  // LimitExceededException if `more` open shards would pass the shard limit.
+  ApiStatus CheckShardQuota(int64_t more);
+  // Runs a reshard that adds added_shards open shards, within the quota.
+  ApiStatus Reshard(const std::string& stream, int64_t added_shards,
+                    const std::function<Status()>& op);
   void WriteShard(Writer& out, const ShardMeta& shard) const;
 
   // Puts records through a pooled writer, syncing as options_.sync asks.
@@ -107,9 +116,10 @@ class Service {
   Throttle throttle_;
   std::mutex writers_mu_;
   std::map<std::string, std::shared_ptr<SharedWriter>> writers_;  // guarded by writers_mu_
-  // Serializes reshards and tag changes of the server's own requests (the
-  // store serializes them across processes; this keeps UpdateShardCount's
-  // sequence of steps from interleaving with another request's).
+  // Serializes reshards, creations and tag changes of the server's own
+  // requests (the store serializes them across processes; this keeps
+  // UpdateShardCount's sequence of steps from interleaving with another
+  // request's, and a shard quota check with the change it admits).
   std::mutex control_mu_;
 };
 

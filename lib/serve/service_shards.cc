@@ -137,8 +137,10 @@ ApiStatus Service::ListShards(const Value& req, Writer& out) {
   return {};
 }
 
-ApiStatus Service::Reshard(const std::string& stream, const std::function<Status()>& op) {
+ApiStatus Service::Reshard(const std::string& stream, int64_t added_shards,
+                           const std::function<Status()>& op) {
   std::lock_guard<std::mutex> lock(control_mu_);
+  if (added_shards > 0) API_RETURN_IF_ERROR(CheckShardQuota(added_shards));
   Status s = op();
   if (!s.ok()) return StoreError(s, stream);
   return {};
@@ -150,7 +152,8 @@ ApiStatus Service::SplitShard(const Value& req, Writer&) {
   API_ASSIGN_OR_RETURN(auto key_text, RequiredString(req, "NewStartingHashKey", 1, 128));
   API_ASSIGN_OR_RETURN(uint64_t shard, ShardIndexOf(shard_id, "ShardToSplit"));
   API_ASSIGN_OR_RETURN(uint128 key, HashKeyOf(key_text, "NewStartingHashKey"));
-  return Reshard(stream, [&] { return backend_->SplitShard(stream, shard, key); });
+  // One open shard becomes two.
+  return Reshard(stream, 1, [&] { return backend_->SplitShard(stream, shard, key); });
 }
 
 ApiStatus Service::MergeShards(const Value& req, Writer&) {
@@ -159,7 +162,7 @@ ApiStatus Service::MergeShards(const Value& req, Writer&) {
   API_ASSIGN_OR_RETURN(auto b_id, RequiredString(req, "AdjacentShardToMerge", 1, 128));
   API_ASSIGN_OR_RETURN(uint64_t a, ShardIndexOf(a_id, "ShardToMerge"));
   API_ASSIGN_OR_RETURN(uint64_t b, ShardIndexOf(b_id, "AdjacentShardToMerge"));
-  return Reshard(stream, [&] { return backend_->MergeShards(stream, a, b); });
+  return Reshard(stream, 0, [&] { return backend_->MergeShards(stream, a, b); });
 }
 
 ApiStatus Service::UpdateShardCount(const Value& req, Writer& out) {
@@ -185,6 +188,7 @@ ApiStatus Service::UpdateShardCount(const Value& req, Writer& out) {
         std::to_string(open) + " Target shard count: " + std::to_string(target));
   if (target > kMaxShardsPerStream)
     return ApiError::LimitExceeded("UpdateShardCount cannot scale up over 10000 shards.");
+  if (target > open) API_RETURN_IF_ERROR(CheckShardQuota(target - open));
   auto ops = PlanUniformResize(meta, int(target), nullptr);
   Status s = ExecuteOps(*backend_, stream, ops, nullptr);
   if (!s.ok()) return StoreError(s, stream);

@@ -95,14 +95,13 @@ ApiStatus Service::CreateStream(const Value& req, Writer&) {
   }
   if (!shards && !on_demand)
     return ApiError::InvalidArgument("ShardCount must be given for a PROVISIONED stream.");
-  if (shards && *shards > 10000)
-    return ApiError::LimitExceeded("This request would exceed the shard limit for the account " +
-                                   options_.account + " in " + options_.region +
-                                   ". Current limit of shards is 10000.");
   API_ASSIGN_OR_RETURN(auto tags, TagMap(req, false));
   // On-demand streams start with four shards, as in Kinesis; kstream keeps
   // them provisioned (there is no automatic scaling here).
-  Status s = backend_->CreateStream(stream, shards ? int(*shards) : 4, kMinRetentionHours);
+  const int count = shards ? int(*shards) : 4;
+  std::lock_guard<std::mutex> lock(control_mu_);  // the quota check and the creation together
+  API_RETURN_IF_ERROR(CheckShardQuota(count));
+  Status s = backend_->CreateStream(stream, count, kMinRetentionHours);
   if (!s.ok()) return StoreError(s, stream);
   if (!tags.empty()) {
     s = backend_->UpdateTags(stream, tags, {});
@@ -344,17 +343,31 @@ ApiStatus Service::ListTags(const Value& req, Writer& out) {
   return {};
 }
 
-ApiStatus Service::DescribeLimits(const Value&, Writer& out) {
+ApiOr<int64_t> Service::OpenShardsInAccount() {
   auto names = backend_->ListStreams();
   if (!names.ok()) return FromStatus(names.status());
   int64_t open = 0;
   for (const auto& name : *names) {
     auto meta = backend_->ListShards(name);
-    if (meta.ok()) open += int64_t(meta->OpenShards().size());
+    if (meta.ok()) open += int64_t(meta->OpenShards().size());  // or deleted meanwhile
   }
+  return open;
+}
+
+ApiStatus Service::CheckShardQuota(int64_t more) {
+  API_ASSIGN_OR_RETURN(int64_t open, OpenShardsInAccount());
+  if (open + more <= options_.shard_limit) return {};
+  return ApiError::LimitExceeded("This request would exceed the shard limit for the account " +
+                                 options_.account + " in " + options_.region +
+                                 ". Current limit of shards is " +
+                                 std::to_string(options_.shard_limit) + ".");
+}
+
+ApiStatus Service::DescribeLimits(const Value&, Writer& out) {
+  API_ASSIGN_OR_RETURN(int64_t open, OpenShardsInAccount());
   out.BeginObject();
   out.Key("ShardLimit");
-  out.Int(10000);
+  out.Int(options_.shard_limit);
   out.Key("OpenShardCount");
   out.Int(open);
   out.Key("OnDemandStreamCount");

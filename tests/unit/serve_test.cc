@@ -36,12 +36,16 @@ std::string Bytes(std::initializer_list<int> bytes) {
 
 // A Service on a fresh store whose clock the test moves.
 struct Fixture {
+  explicit Fixture(int64_t shard_limit = serve::ServiceOptions{}.shard_limit)
+      : shard_limit(shard_limit) {}
+  int64_t shard_limit;
   kstest::TestStore t;
   serve::Service service{&t.store, Options()};
   serve::ServiceOptions Options() {
     serve::ServiceOptions o;
     o.clock = [this] { return t.env.NowMillis(); };
     o.sync = SyncMode::kNever;
+    o.shard_limit = shard_limit;
     return o;
   }
   // Runs op with a JSON body; returns the reply (body parsed into *doc).
@@ -430,6 +434,37 @@ TEST_SUITE("serve") {
     CHECK(CheckOpenShardsTile(meta).ok());
     const auto uniform = UniformShards(3, 0, 0);
     for (size_t i = 0; i < 3; ++i) CHECK(open[i]->start_hash == uniform[i].start_hash);
+  }
+
+  // Kinesis refuses what would pass the account's shard quota; before, only
+  // one CreateStream over 10000 shards was refused, so streams (and splits)
+  // could add shards without end (serve_fuzz's store grew without bound).
+  TEST_CASE("OpenShardsAcrossStreamsStayWithinTheShardLimit") {
+    Fixture f(6);
+    auto open_count = [&] { return f.Ok("DescribeLimits", "{}").Find("OpenShardCount")->integer; };
+    CHECK(f.Ok("DescribeLimits", "{}").Find("ShardLimit")->integer == 6);
+    f.Ok("CreateStream", R"({"StreamName":"a","ShardCount":4})");
+    CHECK(f.Error("CreateStream", R"({"StreamName":"b","ShardCount":3})") ==
+          "LimitExceededException");
+    f.Ok("CreateStream", R"({"StreamName":"b","ShardCount":2})");
+    CHECK(open_count() == 6);
+    const std::string split =
+        R"({"StreamName":"b","ShardToSplit":"shardId-000000000000","NewStartingHashKey":"1000"})";
+    CHECK(f.Error("SplitShard", split) == "LimitExceededException");
+    CHECK(f.Error("UpdateShardCount",
+                  R"({"StreamName":"b","TargetShardCount":3,"ScalingType":"UNIFORM_SCALING"})") ==
+          "LimitExceededException");
+    f.Ok(
+        "MergeShards",
+        R"({"StreamName":"b","ShardToMerge":"shardId-000000000000","AdjacentShardToMerge":"shardId-000000000001"})");
+    CHECK(open_count() == 5);
+    f.Ok("SplitShard",
+         R"({"StreamName":"b","ShardToSplit":"shardId-000000000002","NewStartingHashKey":"1000"})");
+    CHECK(open_count() == 6);
+    f.Ok("DeleteStream", R"({"StreamName":"a"})");
+    f.Ok("UpdateShardCount",
+         R"({"StreamName":"b","TargetShardCount":4,"ScalingType":"UNIFORM_SCALING"})");
+    CHECK(open_count() == 4);
   }
 
   TEST_CASE("TagsAreKeptInTheStreamMetadata") {
