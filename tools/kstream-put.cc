@@ -157,11 +157,30 @@ int main(int argc, char** argv) {
 
   cli::InstallStopHandlers(&g_stop);
   cli::Progress progress(kTool, common.quiet);
-  o.on_progress = [&](const auto& st) { progress.Update(st.records, st.bytes); };
   auto backend = cli::OpenBackend(common, put_policy);
   if (!backend.ok()) return cli::Fail(kTool, backend.status());
   auto writer = (*backend)->OpenWriter(stream, o.sync);
   if (!writer.ok()) return cli::Fail(kTool, writer.status());
+  o.on_progress = [&](const ProducerStats& st) {
+    if (!progress.Due()) return;
+    std::string text = std::to_string(st.records) + " records";
+    char part[96];
+    std::snprintf(part, sizeof part, "  %.1f MB", double(st.bytes) / 1e6);
+    text += part;
+    if (o.aggregate) {
+      std::snprintf(part, sizeof part, "  %llu Kinesis records (ratio %.1f)",
+                    static_cast<unsigned long long>(st.kinesis_records),
+                    st.kinesis_records ? double(st.records) / double(st.kinesis_records) : 0.0);
+      text += part;
+    }
+    if (common.remote()) {
+      const auto& c = (*writer)->counters();
+      text += "  " + std::to_string(c.retries) + " retries  " + std::to_string(c.throttles) +
+              " throttles";
+    }
+    text += "  p99 " + std::to_string(st.latency.Percentile(0.99)) + " ms";
+    progress.Show(text.c_str(), st.records);
+  };
   o.list_shards = [&] { return (*backend)->ListShards(stream); };
   FailedRecordLog failed(Env::Default(), failed_file);
   if (Status s = failed.Open(); !s.ok()) return cli::Fail(kTool, s.Prefixed("--failed"));
