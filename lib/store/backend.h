@@ -143,16 +143,17 @@ class RecordBatch {
   void Add(const SequenceNumber& seq, int64_t arrival_ms, const std::optional<uint128>& ehk,
            std::string_view key, std::string_view data,
            std::optional<uint32_t> sub_sequence = std::nullopt) {
-    const size_t off = bytes_.size();
-    bytes_.append(key);
-    bytes_.append(data);
     uint32_t wide = kNarrow;
     if (!seq.fits_128()) {
       wide = uint32_t(wide_.size());
       wide_.push_back(seq);
     }
-    entries_.push_back(
-        {seq.low128(), wide, arrival_ms, ehk, off, key.size(), data.size(), sub_sequence});
+    Append(seq.low128(), wide, arrival_ms, ehk, key, data, sub_sequence);
+  }
+  // A local store's record: its number fits 128 bits, nothing to check.
+  void Add(uint128 seq, int64_t arrival_ms, const std::optional<uint128>& ehk, std::string_view key,
+           std::string_view data, std::optional<uint32_t> sub_sequence = std::nullopt) {
+    Append(seq, kNarrow, arrival_ms, ehk, key, data, sub_sequence);
   }
   void Add(const Record& r) {
     Add(r.sequence, r.arrival_ms, r.explicit_hash_key, r.partition_key, r.data, r.sub_sequence);
@@ -175,6 +176,13 @@ class RecordBatch {
   // Local sequence numbers fit 128 bits; wider ones (a remote endpoint's)
   // live in wide_, so the common entry stays small (reads are 25% faster).
   static constexpr uint32_t kNarrow = UINT32_MAX;
+  void Append(uint128 seq, uint32_t wide, int64_t arrival_ms, const std::optional<uint128>& ehk,
+              std::string_view key, std::string_view data, std::optional<uint32_t> sub_sequence) {
+    const size_t off = bytes_.size();
+    bytes_.append(key);
+    bytes_.append(data);
+    entries_.push_back({seq, wide, arrival_ms, ehk, off, key.size(), data.size(), sub_sequence});
+  }
   struct Entry {
     uint128 sequence;
     uint32_t wide;
