@@ -117,16 +117,17 @@ Status CheckGroup(const CLI::App& app, const StreamInput& in, const std::string&
   return Status::Ok();
 }
 
-Status RunGroup(LocalStore& store, Processor& processor, const std::string& stream, GroupOptions& g,
-                const RunOptions& run, RecordWriter& out, RunStats& stats, bool verbose) {
+Status RunGroup(Backend& backend, GroupStore& groups, Processor& processor,
+                const std::string& stream, GroupOptions& g, const RunOptions& run,
+                RecordWriter& out, RunStats& stats, bool verbose) {
   if (verbose)
     g.log = [worker = g.worker](const std::string& line) {
       std::cerr << kTool << ": [" << worker << "] " << line << "\n";
     };
-  KS_RETURN_IF_ERROR(store.ListShards(stream).status());
-  LocalGroupStore groups(&store);
+  KS_RETURN_IF_ERROR(backend.ListShards(stream).status());
   KS_ASSIGN_OR_RETURN(auto table, groups.OpenLeaseTable(stream, g.group));
-  return RunOnGroup(processor, store, *table, stream, g, store.env(), run, out, stats, &g_stop);
+  return RunOnGroup(processor, backend, *table, stream, g, Env::Default(), run, out, stats,
+                    &g_stop);
 }
 
 }  // namespace
@@ -219,13 +220,14 @@ int main(int argc, char** argv) {
   if (in.stream.empty()) {
     s = RunOnInput(**processor, STDIN_FILENO, Env::Default(), run, out, stats, &g_stop);
   } else {
+    auto backend = cli::OpenBackend(common);
+    if (!backend.ok()) return cli::Fail(kTool, backend.status());
     if (!group.group.empty()) {
-      if (common.remote()) return cli::UsageError(kTool, cli::kGroupsAreLocal);
-      LocalStore store(Env::Default(), common.StoreRoot());
-      s = RunGroup(store, **processor, in.stream, group, run, out, stats, common.verbose);
+      auto groups = cli::OpenGroupStore(common, **backend);
+      if (!groups.ok()) return cli::Fail(kTool, groups.status());
+      s = RunGroup(**backend, **groups, **processor, in.stream, group, run, out, stats,
+                   common.verbose);
     } else {
-      auto backend = cli::OpenBackend(common);
-      if (!backend.ok()) return cli::Fail(kTool, backend.status());
       s = RunOnStream(**processor, **backend, in, Env::Default(), run, out, stats, &g_stop);
     }
   }

@@ -153,20 +153,19 @@ int main(int argc, char** argv) {
   if (groups->parsed() || group->parsed())
     if (Status s = cli::CheckGroupAdmin(g); !s.ok()) return cli::UsageError(kTool, s.message());
   Status s;
-  if (groups->parsed() || group->parsed()) {
-    if (common.remote()) return cli::UsageError(kTool, cli::kGroupsAreLocal);
-    LocalStore store(Env::Default(), common.StoreRoot());
-    LocalGroupStore group_store(&store);
-    if (groups->parsed())
-      s = cli::ListGroups(group_store, g);
-    else
-      s = cli::GroupCommand(store, group_store, g, Env::Default()->NowMillis(), common.quiet);
-    if (!s.ok()) return cli::Fail(kTool, s);
-    return cli::kExitOk;
-  }
   auto backend = cli::OpenBackend(common);
   if (!backend.ok()) return cli::Fail(kTool, backend.status());
   Backend& b = **backend;
+  if (groups->parsed() || group->parsed()) {
+    auto group_store = cli::OpenGroupStore(common, b);
+    if (!group_store.ok()) return cli::Fail(kTool, group_store.status());
+    if (groups->parsed())
+      s = cli::ListGroups(**group_store, g);
+    else
+      s = cli::GroupCommand(b, **group_store, g, Env::Default()->NowMillis(), common.quiet);
+    if (!s.ok()) return cli::Fail(kTool, s);
+    return cli::kExitOk;
+  }
   if (create->parsed())
     s = cli::CreateStream(b, a, common.quiet);
   else if (list->parsed())

@@ -214,15 +214,15 @@ void WarnCorrupt(const std::string& tool, uint64_t corrupt, uint64_t malformed, 
 }
 
 // Where --exec batches that keep failing go, if anywhere.
-Result<std::unique_ptr<FailureSink>> FailureSinkFor(const GetCommand& c, LocalStore& store) {
+Result<std::unique_ptr<FailureSink>> FailureSinkFor(const GetCommand& c, Backend& backend) {
   if (c.on_failure.empty()) return std::unique_ptr<FailureSink>();
-  auto sink = OpenFailureSink(c.on_failure, store, store.env());
+  auto sink = OpenFailureSink(c.on_failure, backend, Env::Default());
   if (!sink.ok()) return sink.status().Prefixed("--on-failure");
   return sink;
 }
 
-int RunGroup(LocalStore& store, const GetCommand& c, Checked& k, const CommonOptions& common,
-             const std::string& tool, const StopFlag* stop) {
+int RunGroup(Backend& backend, GroupStore& groups, const GetCommand& c, Checked& k,
+             const CommonOptions& common, const std::string& tool, const StopFlag* stop) {
   const std::string worker = k.group.worker;
   if (common.verbose)
     k.group.log = [&tool, worker](const std::string& line) {
@@ -230,24 +230,24 @@ int RunGroup(LocalStore& store, const GetCommand& c, Checked& k, const CommonOpt
     };
   Progress progress(tool, common.quiet);
   k.group.on_progress = [&](const GroupStats& st) { progress.Update(st.records, st.bytes); };
-  LocalGroupStore groups(&store);
   auto table = groups.OpenLeaseTable(c.stream, k.group.group);
   if (!table.ok()) return Fail(tool, table.status());
   RecordWriter out(STDOUT_FILENO, k.format);
   StdoutHandler printer(out);
   std::unique_ptr<ExecHandler> exec;
   if (!c.exec.empty()) {
-    auto failures = FailureSinkFor(c, store);
+    auto failures = FailureSinkFor(c, backend);
     if (!failures.ok()) return Fail(tool, failures.status());
     auto warn = [&tool, quiet = common.quiet](const std::string& message) {
       if (!quiet) std::cerr << tool << ": warning: " << message << "\n";
     };
-    exec = std::make_unique<ExecHandler>(k.exec, std::move(*failures), store.env(), warn);
+    exec = std::make_unique<ExecHandler>(k.exec, std::move(*failures), Env::Default(), warn);
   }
   BatchHandler& handler = exec ? static_cast<BatchHandler&>(*exec) : printer;
   GroupStats stats;
   const auto started = std::chrono::steady_clock::now();
-  Status s = RunGroupWorker(store, **table, store.env(), c.stream, k.group, handler, stats, stop);
+  Status s =
+      RunGroupWorker(backend, **table, Env::Default(), c.stream, k.group, handler, stats, stop);
   progress.Finish();
   WarnCorrupt(tool, stats.corrupt, stats.malformed, common.quiet);
   if (common.verbose) {
@@ -268,13 +268,13 @@ int RunGet(const CLI::App& app, const GetCommand& c, const CommonOptions& common
   Checked k;
   if (Status s = Check(app, c, k); !s.ok()) return UsageError(tool, s.message());
   if (k.read.limit && *k.read.limit == 0) return kExitOk;
-  if (!c.group.empty()) {
-    if (common.remote()) return UsageError(tool, kGroupsAreLocal);
-    LocalStore store(Env::Default(), common.StoreRoot());
-    return RunGroup(store, c, k, common, tool, stop);
-  }
   auto backend = OpenBackend(common);
   if (!backend.ok()) return Fail(tool, backend.status());
+  if (!c.group.empty()) {
+    auto groups = OpenGroupStore(common, **backend);
+    if (!groups.ok()) return Fail(tool, groups.status());
+    return RunGroup(**backend, **groups, c, k, common, tool, stop);
+  }
 
   Progress progress(tool, common.quiet);
   k.read.on_progress = [&](const auto& st) { progress.Update(st.records, st.bytes); };

@@ -12,6 +12,7 @@
 #include "aws/credentials.h"
 #include "core/stop_flag.h"
 #include "remote/remote_backend.h"
+#include "store/local_lease_table.h"
 #include "store/local_store.h"
 
 namespace kstream::cli {
@@ -67,6 +68,15 @@ Result<std::unique_ptr<Backend>> OpenBackend(const CommonOptions& common,
   if (!config.ok()) return config.status();
   config->put = put;
   return std::unique_ptr<Backend>(std::make_unique<remote::RemoteBackend>(std::move(*config)));
+}
+
+Result<std::unique_ptr<GroupStore>> OpenGroupStore(const CommonOptions& common, Backend& backend) {
+  if (!common.remote())
+    return std::unique_ptr<GroupStore>(
+        std::make_unique<LocalGroupStore>(&static_cast<LocalStore&>(backend)));
+  KS_ASSIGN_OR_RETURN(remote::Endpoint e, remote::ParseEndpoint(common.endpoint));
+  return std::unique_ptr<GroupStore>(std::make_unique<LocalGroupStore>(
+      Env::Default(), EndpointGroupsRoot(common.StoreRoot(), e.host, e.port)));
 }
 
 int Parse(CLI::App& app, int argc, char** argv, const std::string& tool) {

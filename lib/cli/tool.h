@@ -7,6 +7,7 @@
 #include <memory>
 #include <string>
 
+#include "consume/lease.h"
 #include "core/status.h"
 #include "core/stop_flag.h"
 #include "remote/kinesis_client.h"
@@ -31,11 +32,6 @@ struct CommonOptions {
 // Adds --home, --quiet, --verbose and --version to app.
 void AddCommonOptions(CLI::App& app, CommonOptions& common, const std::string& tool);
 
-// Why consumer groups refuse --endpoint.
-inline constexpr const char* kGroupsAreLocal =
-    "consumer groups keep their leases and checkpoints in the local store and have no remote "
-    "lease table: unset --endpoint/KSTREAM_ENDPOINT to use them";
-
 // Adds --endpoint URL (default $KSTREAM_ENDPOINT), for tools that can work on
 // a stream served by a Kinesis-compatible endpoint.
 void AddEndpointOption(CLI::App& app, CommonOptions& common);
@@ -44,6 +40,11 @@ void AddEndpointOption(CLI::App& app, CommonOptions& common);
 // from the usual AWS sources; writers follow `put`) or the local store.
 Result<std::unique_ptr<Backend>> OpenBackend(const CommonOptions& common,
                                              const remote::PutPolicy& put = {});
+
+// The consumer groups of the streams `backend` (opened from `common`) holds:
+// beside each stream in the local store, or, for an endpoint's streams, in
+// the local store's directory for that endpoint (see LocalGroupStore).
+Result<std::unique_ptr<GroupStore>> OpenGroupStore(const CommonOptions& common, Backend& backend);
 
 // Parses argv. Returns -1 to go on, or the exit code to return (0 after
 // --help/--version, 2 after a usage error, with a short hint on stderr).

@@ -1,6 +1,7 @@
 #include "store/local_lease_table.h"
 
 #include <algorithm>
+#include <cctype>
 #include <functional>
 
 #include "core/text.h"
@@ -12,9 +13,13 @@ constexpr char kLeasesFile[] = "leases.json";
 
 class LocalLeaseTable final : public LeaseTable {
  public:
-  LocalLeaseTable(LocalStore* store, std::string stream, std::string group)
-      : env_(store->env()),
-        stream_dir_(store->StreamDir(stream)),
+  // stream_dir: the stream's directory in the local store, which must exist,
+  // or (local_stream false) a directory for the groups of a stream elsewhere.
+  LocalLeaseTable(Env* env, std::string stream_dir, bool local_stream, std::string stream,
+                  std::string group)
+      : env_(env),
+        local_stream_(local_stream),
+        stream_dir_(std::move(stream_dir)),
         dir_(JoinPath(JoinPath(stream_dir_, "groups"), group)),
         path_(JoinPath(dir_, kLeasesFile)),
         stream_(std::move(stream)),
@@ -111,6 +116,14 @@ class LocalLeaseTable final : public LeaseTable {
   // Creates the group's directory, unless the stream is gone.
   Status EnsureDir() {
     if (env_->Exists(dir_)) return Status::Ok();
+    if (!local_stream_) {
+      for (size_t slash = stream_dir_.find('/', 1); slash != std::string::npos;
+           slash = stream_dir_.find('/', slash + 1))
+        KS_RETURN_IF_ERROR(env_->CreateDir(stream_dir_.substr(0, slash)));
+      KS_RETURN_IF_ERROR(env_->CreateDir(stream_dir_));
+      KS_RETURN_IF_ERROR(env_->CreateDir(JoinPath(stream_dir_, "groups")));
+      return env_->CreateDir(dir_);
+    }
     const std::string meta = JoinPath(stream_dir_, "stream.json");
     if (!env_->Exists(meta))
       return Status::NotFound("stream '" + stream_ +
@@ -150,6 +163,7 @@ class LocalLeaseTable final : public LeaseTable {
   }
 
   Env* env_;
+  bool local_stream_;
   std::string stream_dir_, dir_, path_;
   std::string stream_, group_;
   std::unique_ptr<LockFile> lock_;
@@ -157,18 +171,22 @@ class LocalLeaseTable final : public LeaseTable {
 
 }  // namespace
 
+std::string LocalGroupStore::StreamDir(const std::string& stream) const {
+  return store_ ? store_->StreamDir(stream) : JoinPath(root_, stream);
+}
+
 Result<std::vector<std::string>> LocalGroupStore::ListGroups(const std::string& stream) {
-  KS_RETURN_IF_ERROR(store_->ReadMeta(stream).status());
-  const std::string groups = JoinPath(store_->StreamDir(stream), "groups");
-  auto names = store_->env()->ListDir(groups);
+  KS_RETURN_IF_ERROR(ValidateStreamName(stream));
+  if (store_) KS_RETURN_IF_ERROR(store_->ReadMeta(stream).status());
+  const std::string groups = JoinPath(StreamDir(stream), "groups");
+  auto names = env_->ListDir(groups);
   if (!names.ok()) {
     if (names.status().code() == StatusCode::kNotFound) return std::vector<std::string>{};
     return names.status();
   }
   std::vector<std::string> out;
   for (auto& n : *names)
-    if (ValidateGroupName(n).ok() &&
-        store_->env()->Exists(JoinPath(JoinPath(groups, n), kLeasesFile)))
+    if (ValidateGroupName(n).ok() && env_->Exists(JoinPath(JoinPath(groups, n), kLeasesFile)))
       out.push_back(std::move(n));
   return out;
 }
@@ -177,8 +195,16 @@ Result<std::unique_ptr<LeaseTable>> LocalGroupStore::OpenLeaseTable(const std::s
                                                                     const std::string& group) {
   KS_RETURN_IF_ERROR(ValidateStreamName(stream));
   KS_RETURN_IF_ERROR(ValidateGroupName(group));
-  KS_RETURN_IF_ERROR(store_->ReadMeta(stream).status());
-  return std::unique_ptr<LeaseTable>(new LocalLeaseTable(store_, stream, group));
+  if (store_) KS_RETURN_IF_ERROR(store_->ReadMeta(stream).status());
+  return std::unique_ptr<LeaseTable>(
+      new LocalLeaseTable(env_, StreamDir(stream), store_ != nullptr, stream, group));
+}
+
+std::string EndpointGroupsRoot(const std::string& store_root, std::string_view host, int port) {
+  std::string name;
+  for (char c : host)
+    name += std::isalnum(static_cast<unsigned char>(c)) || c == '.' || c == '-' ? c : '_';
+  return JoinPath(JoinPath(store_root, "endpoints"), name + "_" + std::to_string(port));
 }
 
 }  // namespace kstream

@@ -241,8 +241,9 @@ expect_contains "$ERR" "--worker needs --group"
 expect_exit 2 kstream-window --stream "$S" --group g --lease-timeout 10ms --tumbling 1s
 expect_contains "$ERR" "--lease-timeout must be at least 300ms"
 expect_exit 2 kstream-window --stream "$S" --group 'bad/name' --tumbling 1s
-expect_exit 2 kstream-window --stream "$S" --group g --endpoint http://127.0.0.1:9 --tumbling 1s
-expect_contains "$ERR" "consumer groups keep their leases"
+# A group on an endpoint's stream (cli.endpoint_group): nothing listens here.
+expect_exit 1 kstream-window --stream "$S" --group g --endpoint http://127.0.0.1:9 --tumbling 1s
+expect_contains "$ERR" "no answer from http://127.0.0.1:9"
 expect_exit 1 kstream-window --stream nope --group g --tumbling 1s
 expect_contains "$ERR" "'nope' does not exist"
 
