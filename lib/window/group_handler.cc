@@ -135,11 +135,11 @@ Status WindowHandler::DeliverShard(uint64_t shard, const Context& ctx) {
   if (it == shards_.end() || it->second.runs.empty() || failed_ || sink_.closed())
     return Status::Ok();
   if (ctx.stop && *ctx.stop) return Status::Ok();  // open windows are read again
-  const Shard& s = it->second;
-  // Without --follow this is the end of input (or a shard's end with the rest
-  // read); with it, a shard's end that nothing else would let close.
+  // A shard's end: its windows are emitted early only when nothing else
+  // would close them. Any other shard here: the worker is stopping, which
+  // without --follow is the end of the input.
   bool force = !follow_;
-  if (follow_ && s.ended) {
+  if (it->second.ended) {
     const int64_t now = env_->NowMillis();
     force = std::none_of(shards_.begin(), shards_.end(),
                          [&](const auto& e) { return Counts(e.second, now); });
