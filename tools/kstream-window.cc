@@ -208,7 +208,7 @@ int main(int argc, char** argv) {
   }
   if (Status s = CheckGroup(app, in, lease_timeout, group); !s.ok())
     return cli::UsageError(kTool, s.message());
-  auto processor = Processor::Create(*config, /*external_watermark=*/!group.group.empty());
+  auto processor = Processor::Create(*config, /*external_watermark=*/!in.stream.empty());
   if (!processor.ok()) return cli::UsageError(kTool, processor.status().message());
   run.idle_lag_ms = 500 + config->allowed_lateness_ms;
 

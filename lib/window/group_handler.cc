@@ -134,11 +134,12 @@ Status WindowHandler::DeliverShard(uint64_t shard, const Context& ctx) {
   auto it = shards_.find(shard);
   if (it == shards_.end() || it->second.runs.empty() || failed_ || sink_.closed())
     return Status::Ok();
-  if (ctx.stop && *ctx.stop) return Status::Ok();  // open windows are read again
+  const bool stopping = ctx.stop && *ctx.stop;
+  if (stopping && !emit_open_at_stop_) return Status::Ok();  // read again after a restart
   // A shard's end: its windows are emitted early only when nothing else
   // would close them. Any other shard here: the worker is stopping, which
   // without --follow is the end of the input.
-  bool force = !follow_;
+  bool force = !follow_ || stopping;
   if (it->second.ended) {
     const int64_t now = env_->NowMillis();
     force = std::none_of(shards_.begin(), shards_.end(),
@@ -165,10 +166,10 @@ int64_t WindowHandler::next_due_ms() const {
 
 Status RunOnGroup(Processor& p, Backend& backend, LeaseTable& table, const std::string& stream,
                   const GroupOptions& group, Env* env, const RunOptions& o, RecordWriter& out,
-                  RunStats& stats, const StopFlag* stop) {
+                  RunStats& stats, const StopFlag* stop, bool emit_open_at_stop) {
   Sink sink(p, o, out, stats, "record");
   KS_RETURN_IF_ERROR(sink.Open());
-  WindowHandler handler(p, sink, env, o, group.follow);
+  WindowHandler handler(p, sink, env, o, group.follow, emit_open_at_stop);
   GroupStats gs;
   Status s = RunGroupWorker(backend, table, env, stream, group, handler, gs, stop);
   sink.CountWindows();

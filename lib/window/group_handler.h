@@ -57,8 +57,16 @@ class WindowHandler final : public BatchHandler {
   static constexpr int64_t kIdleShardMs = 1000;
 
   // The processor must be created with external_watermark.
-  WindowHandler(Processor& processor, Sink& sink, Env* env, const RunOptions& options, bool follow)
-      : p_(processor), sink_(sink), env_(env), o_(options), follow_(follow) {}
+  // emit_open_at_stop: a stop (SIGTERM) emits every open window, as at the
+  // end of input (a reader without checkpoints: --stream without --group).
+  WindowHandler(Processor& processor, Sink& sink, Env* env, const RunOptions& options, bool follow,
+                bool emit_open_at_stop = false)
+      : p_(processor),
+        sink_(sink),
+        env_(env),
+        o_(options),
+        follow_(follow),
+        emit_open_at_stop_(emit_open_at_stop) {}
 
   size_t max_batch() const override { return 4096; }
   Result<bool> Handle(uint64_t shard, const RecordBatch& records, const Context& ctx) override;
@@ -105,6 +113,7 @@ class WindowHandler final : public BatchHandler {
   Env* env_;
   const RunOptions& o_;
   const bool follow_;
+  const bool emit_open_at_stop_;
   std::map<uint64_t, Shard> shards_;
   uint64_t number_ = 0;  // records handed over, for messages
   bool failed_ = false;  // a record stopped the run (--strict)
@@ -116,6 +125,6 @@ class WindowHandler final : public BatchHandler {
 Status RunOnGroup(Processor& processor, Backend& backend, LeaseTable& table,
                   const std::string& stream, const GroupOptions& group, Env* env,
                   const RunOptions& options, RecordWriter& out, RunStats& stats,
-                  const StopFlag* stop);
+                  const StopFlag* stop, bool emit_open_at_stop = false);
 
 }  // namespace kstream::window

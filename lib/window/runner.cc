@@ -2,10 +2,11 @@
 
 #include <algorithm>
 
+#include "consume/memory_lease_table.h"
 #include "core/stop_flag.h"
 #include "io/record_reader.h"
+#include "window/group_handler.h"
 #include "window/sink.h"
-#include "window/stream_source.h"
 
 namespace kstream::window {
 namespace {
@@ -60,37 +61,19 @@ Status RunOnInput(Processor& p, int fd, Env* env, const RunOptions& o, RecordWri
 
 Status RunOnStream(Processor& p, Backend& backend, const StreamInput& in, Env* env,
                    const RunOptions& o, RecordWriter& out, RunStats& stats, const StopFlag* stop) {
-  Sink sink(p, o, out, stats, "record");
-  KS_RETURN_IF_ERROR(sink.Open());
-  StreamSource source(backend, in.stream, in.start, in.follow, in.deaggregate);
-  KS_RETURN_IF_ERROR(source.Open());
-  std::string padded;
-  uint64_t number = 0;
-  while (!*stop && !sink.closed()) {
-    StreamSource::Record r;
-    KS_ASSIGN_OR_RETURN(auto state, source.Next(r));
-    if (state == StreamSource::State::kEnd) break;
-    if (state == StreamSource::State::kIdle) {
-      // Arrival time moves on with the clock while nothing arrives.
-      const int64_t now = env->NowMillis();
-      if (!p.event_time()) p.engine().AdvanceWatermark(now - o.idle_lag_ms);
-      KS_RETURN_IF_ERROR(sink.Drain(true));
-      const int64_t next = p.engine().next_close();
-      const int64_t wait = next == INT64_MAX || p.event_time()
-                               ? 1000
-                               : std::clamp<int64_t>(next + o.idle_lag_ms - now, 1, 1000);
-      KS_RETURN_IF_ERROR(source.Wait(int(wait)));
-      continue;
-    }
-    // The parser needs readable padding after the record.
-    padded.assign(r.data);
-    padded.append(64, '\0');
-    KS_RETURN_IF_ERROR(
-        sink.Handle(std::string_view(padded.data(), r.data.size()), r.arrival_ms, ++number));
-  }
-  stats.corrupt = source.corrupt_records();
-  stats.malformed = source.malformed_aggregates();
-  return sink.Finish();
+  KS_RETURN_IF_ERROR(backend.ListShards(in.stream).status());
+  // A consumer group of one, in memory: the same per-shard reading and
+  // watermarks as --group, without checkpoints to keep.
+  MemoryLeaseTable table;
+  GroupOptions g;
+  g.group = "kstream-window";
+  g.worker = DefaultWorkerId();
+  g.start = in.start;
+  g.follow = in.follow;
+  g.deaggregate = in.deaggregate;
+  g.checkpoint_interval_ms = 60'000;
+  return RunOnGroup(p, backend, table, in.stream, g, env, o, out, stats, stop,
+                    /*emit_open_at_stop=*/true);
 }
 
 }  // namespace kstream::window

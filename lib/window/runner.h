@@ -49,7 +49,10 @@ struct StreamInput {
   bool deaggregate = true;  // KPL aggregates as their user records
 };
 // Reads a stream (to its end, or following until *stop); the record's time
-// is its arrival time unless there is a time field.
+// is its arrival time unless there is a time field. It runs a consumer-group
+// worker over a lease table in memory (group_handler.h: parents before
+// children, a watermark per shard) and emits the open windows at the end and
+// at a stop. The processor must be created with external_watermark.
 Status RunOnStream(Processor& processor, Backend& backend, const StreamInput& input, Env* env,
                    const RunOptions& options, RecordWriter& out, RunStats& stats,
                    const StopFlag* stop);

@@ -317,6 +317,26 @@ TEST_SUITE("window_group") {
     CHECK(stats.late == 0);
   }
 
+  TEST_CASE("StreamWithoutAGroupJudgesLatenessPerShardAndLosesNothing") {
+    GroupFixture f(3);
+    f.Put(600);  // one arrival time: a merge by arrival would mix event times
+    auto p = Value(Processor::Create(Tumbling(5000), /*external_watermark=*/true));
+    const std::string path = f.dir.path() + "/plain";
+    const int fd = ::open(path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    REQUIRE(fd >= 0);
+    RecordWriter out(fd, OutputFormat::kLines);
+    RunStats stats;
+    StreamInput in;
+    in.stream = "s";
+    REQUIRE(RunOnStream(*p, f.store, in, &f.env, f.run_options, out, stats, &f.stop).ok());
+    ::close(fd);
+    CHECK(stats.late == 0);
+    const std::string got = kstest::ReadFileBytes(path);
+    CHECK(CountsByWindow(got) == f.expected);
+    CHECK(CountLines(got) == int(f.expected.size()));  // one line per window
+    CHECK(Value(f.groups.ListGroups("s")).empty());    // nothing kept
+  }
+
   TEST_CASE("AStrictRunStopsAtABadRecordWithoutCheckpointingPastIt") {
     GroupFixture f(1);
     f.Put(30);
