@@ -22,8 +22,8 @@ constexpr char kExamples[] = R"(Examples:
   kstream-get logs                                 # the same store, directly
 
 Without --require-auth any request signature is accepted (as local emulators
-do). The JavaScript SDK v3 needs an HTTP/1.1 handler:
-requestHandler: new NodeHttpHandler().
+do). HTTP/1.1 and HTTP/2 with prior knowledge (h2c, the JavaScript SDK v3's
+default) are served on the same port.
 )";
 
 StopFlag g_stop{false};

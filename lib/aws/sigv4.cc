@@ -412,9 +412,12 @@ VerifyOutcome VerifyRequest(const SignableRequest& req, const SecretLookup& secr
   if (!header) return fail(AuthFailure::kMissingToken, "Missing Authentication Token");
   Result<Authorization> auth = ParseAuthorization(*header);
   if (!auth.ok()) return fail(AuthFailure::kIncomplete, auth.status().message());
-  if (std::find(auth->signed_headers.begin(), auth->signed_headers.end(), "host") ==
-      auth->signed_headers.end()) {
-    return fail(AuthFailure::kIncomplete, "SignedHeaders must include host");
+  // HTTP/2 has no Host header: clients sign its ":authority" instead.
+  const auto& names = auth->signed_headers;
+  if (std::find(names.begin(), names.end(), "host") == names.end() &&
+      std::find(names.begin(), names.end(), ":authority") == names.end()) {
+    return fail(AuthFailure::kIncomplete,
+                "SignedHeaders must include host (or :authority over HTTP/2)");
   }
   const auto date_header = req.Header("x-amz-date");
   if (!date_header) return fail(AuthFailure::kIncomplete, "X-Amz-Date header is missing");

@@ -14,8 +14,10 @@ void AddServeOptions(CLI::App& app, ServeCommand& c) {
                  "Address to listen on, HOST:PORT (default 127.0.0.1:4567; port 0 picks a free "
                  "one)")
       ->type_name("ADDR");
-  app.add_option("-t,--threads", c.threads,
-                 "Requests served at once; each open keep-alive connection holds one until 5 s idle (default 64)")
+  app.add_option(
+         "-t,--threads", c.threads,
+         "Connections served at once; each open keep-alive or HTTP/2 connection holds one until "
+         "5 s idle (default 64)")
       ->type_name("N")
       ->check(CLI::Range(1, 1024));
   app.add_option("--access-log", c.access_log,

@@ -12,6 +12,7 @@
 #include <thread>
 
 #include "core/text.h"
+#include "serve/listener.h"
 
 namespace kstream::serve {
 
@@ -60,8 +61,8 @@ Status ParseListenAddress(const std::string& text, std::string& host, int& port)
   return Status::Ok();
 }
 
-HttpReply HandleRequest(Service& service, const std::string& content_type,
-                        const std::string& target, const std::string& body, const ApiStatus& auth) {
+HttpReply HandleRequest(Service& service, std::string_view content_type, std::string_view target,
+                        std::string_view body, const ApiStatus& auth) {
   HttpReply reply;
   const Encoding encoding =
       content_type.rfind("application/x-amz-cbor", 0) == 0 ? Encoding::kCbor : Encoding::kJson;
@@ -69,9 +70,9 @@ HttpReply HandleRequest(Service& service, const std::string& content_type,
   Writer out(encoding);
   ApiStatus status;
   if (target.rfind(kTargetPrefix, 0) != 0) {
-    status = ApiError{"UnknownOperationException", target.empty()
-                                                       ? "Missing X-Amz-Target header"
-                                                       : "Unknown X-Amz-Target '" + target + "'"};
+    status = ApiError{"UnknownOperationException",
+                      target.empty() ? "Missing X-Amz-Target header"
+                                     : "Unknown X-Amz-Target '" + std::string(target) + "'"};
   } else if (reply.operation = target.substr(kTargetPrefix.size()); !auth.ok()) {
     status = auth;
   } else {
@@ -119,7 +120,7 @@ class AccessLog {
   }
   bool enabled() const { return file_ != nullptr; }
   // time remote operation status error-type bytes-in bytes-out milliseconds
-  void Write(const httplib::Request& req, const HttpReply& reply, double ms) {
+  void Write(const WireRequest& req, const HttpReply& reply, double ms) {
     std::string line = FormatTimestamp(EpochMillis());
     char tail[96];
     snprintf(tail, sizeof(tail), " %d %s %zu %zu %.1f\n", reply.status,
@@ -137,45 +138,78 @@ class AccessLog {
   bool owned_ = false;
 };
 
+// The answer to one request of either protocol: the signature check under
+// --require-auth, the operation, the headers the service sends, the access log.
+WireResponse Respond(Service& service, const ServerOptions& options, AccessLog& log,
+                     const WireRequest& req) {
+  const auto start = std::chrono::steady_clock::now();
+  ApiStatus auth;
+  if (options.keys) {
+    SignedRequest signed_request{req.method, req.target, req.headers, req.body};
+    auth = VerifySignature(*options.keys, signed_request, EpochMillis() / 1000);
+  }
+  HttpReply reply = HandleRequest(service, req.Header("Content-Type"), req.Header("X-Amz-Target"),
+                                  req.body, auth);
+  WireResponse res;
+  res.status = reply.status;
+  res.headers = {{"Content-Type", reply.content_type}, {"x-amzn-RequestId", RequestId()}};
+  if (!reply.error_type.empty()) res.headers.emplace_back("x-amzn-ErrorType", reply.error_type);
+  if (log.enabled()) {
+    const std::chrono::duration<double, std::milli> took = std::chrono::steady_clock::now() - start;
+    log.Write(req, reply, took.count());
+  }
+  res.body = std::move(reply.body);
+  return res;
+}
+
+constexpr char kInternalFailure[] =
+    R"({"__type":"InternalFailure","message":"Internal Service Failure"})";
+
 }  // namespace
 
 Status RunServer(Service& service, const ServerOptions& options, int stop_fd,
                  const std::function<void(const std::string& host, int port)>& on_listening) {
   AccessLog log;
   KS_RETURN_IF_ERROR(log.Open(options.access_log));
-  httplib::Server server;
+  H2Limits h2_limits;
+  h2_limits.max_body_bytes = options.max_body_bytes;
+  h2_limits.max_streams = options.max_h2_streams;
+  Listener server(h2_limits, [&](const WireRequest& req) {
+    try {
+      return Respond(service, options, log, req);
+    } catch (const std::exception&) {
+      return WireResponse{500,
+                          {{"Content-Type", kJsonType}, {"x-amzn-ErrorType", "InternalFailure"}},
+                          kInternalFailure};
+    }
+  });
   const int threads = options.threads;
   server.new_task_queue = [threads] { return new httplib::ThreadPool(size_t(threads)); };
   server.set_keep_alive_max_count(100000);
   server.set_tcp_nodelay(true);  // answers are written in pieces; no 40 ms delayed-ACK stalls
   server.set_payload_max_length(options.max_body_bytes);
-  auto handle = [&](const httplib::Request& req, httplib::Response& res) {
-    const auto start = std::chrono::steady_clock::now();
-    ApiStatus auth;
-    if (options.keys) {
-      SignedRequest signed_request{
-          req.method, req.target, {req.headers.begin(), req.headers.end()}, req.body};
-      auth = VerifySignature(*options.keys, signed_request, EpochMillis() / 1000);
+  server.Post(".*", [&](const httplib::Request& req, httplib::Response& res) {
+    WireRequest wire{req.method,
+                     req.target,
+                     req.remote_addr,
+                     {req.headers.begin(), req.headers.end()},
+                     req.body};
+    WireResponse answer = Respond(service, options, log, wire);
+    res.status = answer.status;
+    std::string content_type;
+    for (auto& [name, value] : answer.headers) {
+      if (name == "Content-Type")
+        content_type = std::move(value);
+      else
+        res.set_header(name, value);
     }
-    HttpReply reply = HandleRequest(service, req.get_header_value("Content-Type"),
-                                    req.get_header_value("X-Amz-Target"), req.body, auth);
-    res.status = reply.status;
-    res.set_header("x-amzn-RequestId", RequestId());
-    if (!reply.error_type.empty()) res.set_header("x-amzn-ErrorType", reply.error_type);
-    if (log.enabled()) {
-      const std::chrono::duration<double, std::milli> took =
-          std::chrono::steady_clock::now() - start;
-      log.Write(req, reply, took.count());
-    }
-    res.set_content(std::move(reply.body), reply.content_type.c_str());
-  };
-  server.Post(".*", handle);
+    res.set_content(std::move(answer.body), content_type.c_str());
+  });
   server.set_exception_handler(
       [](const httplib::Request&, httplib::Response& res, std::exception_ptr) {
         res.status = 500;
         res.set_header("x-amzn-ErrorType", "InternalFailure");
-        res.set_content(R"({"__type":"InternalFailure","message":"Internal Service Failure"})",
-                        kJsonType);
+        res.set_content(kInternalFailure, kJsonType);
       });
 
   int port = options.port;

@@ -2,11 +2,14 @@
 // "Kinesis_20131202.<Operation>" and a JSON or CBOR body, answered in the
 // request's encoding with the service's status codes, error bodies
 // ({"__type", "message"}, plus the x-amzn-ErrorType header) and an
-// x-amzn-RequestId header. Built on cpp-httplib (HTTP/1.1, keep-alive).
+// x-amzn-RequestId header. HTTP/1.1 (keep-alive) is cpp-httplib's; HTTP/2
+// with prior knowledge (h2c, the JavaScript SDK v3's default) on the same
+// port is libnghttp2's (serve/h2c.h); both go through one request path.
 #pragma once
 
 #include <functional>
 #include <string>
+#include <string_view>
 
 #include "core/status.h"
 #include "serve/auth.h"
@@ -18,8 +21,9 @@ struct ServerOptions {
   std::string host = "127.0.0.1";
   int port = 4567;  // 0: any free port (reported through on_listening)
   int threads = 64;
-  std::string access_log;  // a file to append to, "-" for stderr, empty for none
-  size_t max_body_bytes = 16u << 20;
+  std::string access_log;             // a file to append to, "-" for stderr, empty for none
+  size_t max_body_bytes = 16u << 20;  // per request, either protocol: larger is 413
+  uint32_t max_h2_streams = 100;      // concurrent streams per HTTP/2 connection
   // --require-auth: the keys whose SigV4 signatures are accepted; null
   // accepts any request, signed or not.
   const KeyRing* keys = nullptr;
@@ -40,9 +44,8 @@ struct HttpReply {
   std::string error_type;
   std::string operation;
 };
-HttpReply HandleRequest(Service& service, const std::string& content_type,
-                        const std::string& target, const std::string& body,
-                        const ApiStatus& auth = {});
+HttpReply HandleRequest(Service& service, std::string_view content_type, std::string_view target,
+                        std::string_view body, const ApiStatus& auth = {});
 
 // Serves until stop_fd becomes readable (then finishes the requests in
 // flight and returns Ok), or fails to listen. on_listening gets the bound

@@ -80,31 +80,50 @@ assert bad == (400, "IncompleteSignatureException"), bad
 
 if KSTREAM_NPM_DIR=$(npm_install_sdk); then
   export KSTREAM_NPM_DIR
-  expect_ok node --input-type=module -e '
+  # Over HTTP/1.1 (NodeHttpHandler) and the client's default HTTP/2, where
+  # the signed headers name :authority instead of host.
+  for protocol in http1 h2; do
+    expect_ok node --input-type=module -e '
 import { createRequire } from "node:module";
 const require = createRequire(process.env.KSTREAM_NPM_DIR + "/package.json");
 const K = require("@aws-sdk/client-kinesis");
 const { NodeHttpHandler } = require("@smithy/node-http-handler");
-const client = (secret) => new K.KinesisClient({ endpoint: process.argv[1], region: "us-east-1",
-  credentials: { accessKeyId: "AKIDREADER", secretAccessKey: secret },
-  requestHandler: new NodeHttpHandler() });
+const [url, protocol] = process.argv.slice(1);
+let signedHeaders = "";
+const client = (secret) => {
+  const c = new K.KinesisClient({ endpoint: url, region: "us-east-1",
+    credentials: { accessKeyId: "AKIDREADER", secretAccessKey: secret },
+    ...(protocol === "http1" ? { requestHandler: new NodeHttpHandler() } : {}) });
+  c.middlewareStack.add((next) => async (args) => {
+    signedHeaders = /SignedHeaders=([^,]*)/.exec(args.request.headers.authorization)[1];
+    return next(args);
+  }, { step: "finalizeRequest", priority: "low" });
+  return c;
+};
 await client("another-secret").send(new K.PutRecordCommand({ StreamName: "auth",
-  PartitionKey: "js", Data: new TextEncoder().encode("from js") }));
+  PartitionKey: "js", Data: new TextEncoder().encode("from js " + protocol) }));
+const authority = signedHeaders.split(";").includes(":authority");
+if (authority !== (protocol === "h2")) throw new Error("signed headers: " + signedHeaders);
 try {
   await client("bad").send(new K.ListStreamsCommand({}));
   throw new Error("a bad signature was accepted");
 } catch (e) {
   if (e.name !== "InvalidSignatureException") throw e;
 }
-console.log("js signed ok");
-' "$SERVE_URL"
-  expect_contains "$OUT" "js signed ok"
+console.log("js signed ok over " + protocol + " (" + signedHeaders + ")");
+' "$SERVE_URL" "$protocol"
+    expect_contains "$OUT" "js signed ok over $protocol"
+  done
 else
   echo "$TEST_NAME: SKIP: JavaScript SDK part (npm install failed)" >&2
 fi
 
 # Everything signed correctly got in; nothing else did.
 expect_ok kstream-get auth
+if [[ -n ${KSTREAM_NPM_DIR:-} ]]; then
+  expect_contains "$OUT" "from js http1"
+  expect_contains "$OUT" "from js h2"
+fi
 if [[ -x $SYS_AWS ]]; then
   expect_eq 1 "$(grep -c '^signed$' "$OUT" || true)" "the CLI's record"
 fi

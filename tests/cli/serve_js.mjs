@@ -1,7 +1,9 @@
 // The AWS SDK for JavaScript v3 (@aws-sdk/client-kinesis) against
 // kstream-serve: the whole round trip with byte-exact binary data.
-// Usage: node serve_js.mjs URL STREAM (NODE_PATH unused: run from the cache
-// dir's node_modules via createRequire).
+// Usage: node serve_js.mjs URL STREAM http1|h2 (NODE_PATH unused: run from
+// the cache dir's node_modules via createRequire). "h2" keeps the client's
+// default handler, HTTP/2 (h2c with prior knowledge on an http:// URL);
+// "http1" passes NodeHttpHandler, as users of HTTP/1.1-only emulators must.
 import { createRequire } from "node:module";
 import { randomBytes } from "node:crypto";
 import assert from "node:assert/strict";
@@ -10,17 +12,20 @@ const require = createRequire(process.env.KSTREAM_NPM_DIR + "/package.json");
 const K = require("@aws-sdk/client-kinesis");
 const { NodeHttpHandler } = require("@smithy/node-http-handler");
 
-const [url, stream] = process.argv.slice(2);
+const [url, stream, protocol] = process.argv.slice(2);
+assert.ok(protocol === "http1" || protocol === "h2", "protocol: http1 or h2");
 const client = new K.KinesisClient({
   endpoint: url,
   region: "us-east-1",
   credentials: { accessKeyId: "test", secretAccessKey: "test" },
-  // kstream-serve speaks HTTP/1.1; the Kinesis client defaults to HTTP/2.
-  requestHandler: new NodeHttpHandler(),
+  ...(protocol === "http1" ? { requestHandler: new NodeHttpHandler() } : {}),
 });
 const send = (Command, input) => client.send(new Command(input));
 let checks = 0;
 const check = (cond, what) => { assert.ok(cond, what); checks++; };
+const handler = client.config.requestHandler;
+check((handler.metadata?.handlerProtocol ?? "") === (protocol === "h2" ? "h2" : "http/1.1"),
+  `request handler ${handler.constructor.name} speaks ${protocol}`);
 
 async function readShard(shardId) {
   let it = (await send(K.GetShardIteratorCommand, {
@@ -48,6 +53,12 @@ check(one.ShardId.startsWith("shardId-") && BigInt(one.SequenceNumber) > 0n, "pu
 const put = await send(K.PutRecordsCommand, { StreamName: stream,
   Records: [...payloads].map(([k, v]) => ({ PartitionKey: k, Data: v })) });
 check(put.FailedRecordCount === 0 && put.Records.length === 120, "put-records");
+// Near the 5 MiB request limit: bodies and answers that span many frames and windows.
+const big = [0, 1, 2, 3].map((i) => [`big${i}`, randomBytes(1000000 + i)]);
+const putBig = await send(K.PutRecordsCommand, { StreamName: stream,
+  Records: big.map(([k, v]) => ({ PartitionKey: k, Data: v })) });
+check(putBig.FailedRecordCount === 0, "put-records of 4 MB");
+for (const [k, v] of big) payloads.set(k, v);
 
 const shards = (await send(K.ListShardsCommand, { StreamName: stream })).Shards;
 check(shards.length === 2, "list-shards");
@@ -80,7 +91,11 @@ try {
 } catch (e) {
   check(e.name === "ResourceNotFoundException", `missing stream: ${e.name}`);
 }
+// The SDK multiplexes: many requests in flight on one HTTP/2 connection.
+const many = await Promise.all([...Array(40).keys()].map((i) => send(K.PutRecordCommand, {
+  StreamName: stream, PartitionKey: `m${i}`, Data: Buffer.from(`many-${i}`) })));
+check(many.every((r) => r.ShardId.startsWith("shardId-")), "40 concurrent put-records");
 await send(K.DeleteStreamCommand, { StreamName: stream });
 const names = (await send(K.ListStreamsCommand, {})).StreamNames;
 check(!names.includes(stream), "delete-stream");
-console.log(`js sdk: ${checks} checks`);
+console.log(`js sdk (${protocol}): ${checks} checks`);

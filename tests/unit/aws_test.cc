@@ -235,6 +235,40 @@ TEST_SUITE("aws") {
     CHECK(VerifyRequest(garbled, secrets, kExampleTime).failure == AuthFailure::kIncomplete);
   }
 
+  // Over HTTP/2 there is no Host header: the JavaScript SDK v3 signs the
+  // ":authority" pseudo-header instead, and kstream-serve verifies it.
+  TEST_CASE("VerifyAcceptsAuthorityInPlaceOfHostOverHttp2") {
+    const SecretLookup secrets = [](std::string_view key) -> std::optional<std::string> {
+      if (key == kKeyId) return std::string(kSecret);
+      return std::nullopt;
+    };
+    const std::string body = "{}";
+    const std::string amz_date = FormatAmzDate(kExampleTime);
+    auto signed_over = [&](std::vector<std::string> names) {
+      SignableRequest req;
+      req.headers = {{":authority", "127.0.0.1:4567"},
+                     {"content-type", "application/x-amz-json-1.1"},
+                     {"x-amz-date", amz_date}};
+      req.body = body;
+      Authorization auth{kKeyId, amz_date.substr(0, 8), "us-east-1", "kinesis", names, ""};
+      auto canonical = BuildCanonicalRequest(req, names, Sha256Hex(body));
+      REQUIRE(canonical.ok());
+      auth.signature =
+          ComputeSignature(DeriveSigningKey(kSecret, auth.date, auth.region, auth.service),
+                           BuildStringToSign(amz_date, auth.Scope(), *canonical));
+      req.headers.emplace_back("authorization", FormatAuthorization(auth));
+      return req;
+    };
+    const SignableRequest good = signed_over({":authority", "content-type", "x-amz-date"});
+    const VerifyOutcome ok = VerifyRequest(good, secrets, kExampleTime);
+    CHECK_MESSAGE(ok.ok(), ok.message);
+    SignableRequest moved = good;
+    moved.SetHeader(":authority", "127.0.0.1:9999");  // another server
+    CHECK(VerifyRequest(moved, secrets, kExampleTime).failure == AuthFailure::kSignatureMismatch);
+    const SignableRequest neither = signed_over({"content-type", "x-amz-date"});
+    CHECK(VerifyRequest(neither, secrets, kExampleTime).failure == AuthFailure::kIncomplete);
+  }
+
   // Regression (sigv4_fuzz): a header named "X-Amz;Date" was signed as
   // SignedHeaders=host;x-amz-date;x-amz;date, which the verifier reads as
   // four names, so a request SignRequest accepted could never verify.

@@ -11,18 +11,14 @@
 #include "core/hash_key.h"
 #include "kpl/aggregate.h"
 #include "kpl/wire.h"
+#include "test_util.h"
 
 using namespace kstream;
 using namespace kstream::kpl;
 
 namespace {
 
-std::string FromHex(std::string_view hex) {
-  std::string out;
-  for (size_t i = 0; i + 1 < hex.size(); i += 2)
-    out += char(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16));
-  return out;
-}
+using kstest::FromHex;
 
 // magic + message + MD5(message): a well-formed envelope around any bytes.
 std::string Wrap(std::string_view message) {

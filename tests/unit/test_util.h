@@ -35,6 +35,14 @@ namespace kstest {
 
 using kstream::uint128;
 
+// Bytes from hex digits ("0a ff" without the space): test vectors.
+inline std::string FromHex(std::string_view hex) {
+  std::string out;
+  for (size_t i = 0; i + 1 < hex.size(); i += 2)
+    out += char(std::stoi(std::string(hex.substr(i, 2)), nullptr, 16));
+  return out;
+}
+
 // A fresh directory under /tmp, removed with everything in it on destruction.
 class TempDir {
  public:
@@ -118,8 +126,8 @@ inline std::vector<Rec> ReadAll(kstream::ShardCursor& cursor,
     for (size_t i = 0; i < batch.size(); ++i) {
       auto r = batch[i];
       REQUIRE(r.sequence.fits_128());  // the local store's numbers
-      out.push_back({r.sequence.low128(), r.arrival_ms, r.explicit_hash_key, std::string(r.partition_key),
-                     std::string(r.data)});
+      out.push_back({r.sequence.low128(), r.arrival_ms, r.explicit_hash_key,
+                     std::string(r.partition_key), std::string(r.data)});
     }
     if (*st != kstream::ShardCursor::State::kMore) {
       if (final_state) *final_state = *st;

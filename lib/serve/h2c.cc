@@ -1,0 +1,319 @@
+#include "serve/h2c.h"
+
+#include <nghttp2/nghttp2.h>
+#include <poll.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include <algorithm>
+#include <cctype>
+#include <cerrno>
+#include <map>
+
+namespace kstream::serve {
+
+std::string_view WireRequest::Header(std::string_view name) const {
+  for (const auto& [k, v] : headers) {
+    if (k.size() == name.size() && strncasecmp(k.data(), name.data(), k.size()) == 0) return v;
+  }
+  return {};
+}
+
+namespace {
+
+constexpr size_t kMaxHeaderBytes = 64 << 10;  // per request, names and values
+constexpr size_t kSendChunk = 64 << 10;
+
+struct Stream {
+  WireRequest request;
+  std::string body;
+  size_t header_bytes = 0;
+  bool too_large = false;  // past max_body_bytes: answered 413
+  bool refused = false;    // reset (REFUSED_STREAM): not answered
+  bool answered = false;
+  WireResponse response;
+  size_t sent = 0;  // bytes of response.body handed to nghttp2
+};
+
+}  // namespace
+
+struct H2Session::Impl {
+  std::string remote_addr;
+  H2Limits limits;
+  const Responder& respond;
+  nghttp2_session* session = nullptr;
+  std::map<int32_t, Stream> streams;
+  std::vector<int32_t> ready;  // streams whose request has ended, in order
+  size_t buffered = 0;         // request body bytes held by `streams`
+
+  Impl(std::string remote, const H2Limits& l, const Responder& r)
+      : remote_addr(std::move(remote)), limits(l), respond(r) {}
+
+  Stream* Find(int32_t id) {
+    auto it = streams.find(id);
+    return it == streams.end() ? nullptr : &it->second;
+  }
+  void DropBody(Stream& s) {
+    buffered -= s.body.size();
+    std::string().swap(s.body);
+  }
+  void Answer(int32_t id);
+
+  // nghttp2 callbacks (user_data is the Impl).
+  static int OnBeginHeaders(nghttp2_session*, const nghttp2_frame* frame, void* self);
+  static int OnHeader(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name,
+                      size_t namelen, const uint8_t* value, size_t valuelen, uint8_t, void* self);
+  static int OnData(nghttp2_session* session, uint8_t, int32_t id, const uint8_t* data, size_t len,
+                    void* self);
+  static int OnFrame(nghttp2_session*, const nghttp2_frame* frame, void* self);
+  static int OnClose(nghttp2_session*, int32_t id, uint32_t, void* self);
+  static ssize_t ReadBody(nghttp2_session*, int32_t id, uint8_t* buf, size_t length,
+                          uint32_t* flags, nghttp2_data_source*, void* self);
+};
+
+int H2Session::Impl::OnBeginHeaders(nghttp2_session*, const nghttp2_frame* frame, void* self) {
+  auto* impl = static_cast<Impl*>(self);
+  if (frame->hd.type == NGHTTP2_HEADERS && frame->headers.cat == NGHTTP2_HCAT_REQUEST)
+    impl->streams[frame->hd.stream_id].request.remote_addr = impl->remote_addr;
+  return 0;
+}
+
+int H2Session::Impl::OnHeader(nghttp2_session*, const nghttp2_frame* frame, const uint8_t* name,
+                              size_t namelen, const uint8_t* value, size_t valuelen, uint8_t,
+                              void* self) {
+  auto* impl = static_cast<Impl*>(self);
+  Stream* s = impl->Find(frame->hd.stream_id);
+  if (!s) return 0;  // trailers of a stream we no longer track
+  s->header_bytes += namelen + valuelen;
+  if (s->header_bytes > kMaxHeaderBytes) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+  std::string n(reinterpret_cast<const char*>(name), namelen);
+  std::string v(reinterpret_cast<const char*>(value), valuelen);
+  if (n == ":method") s->request.method = v;
+  if (n == ":path") s->request.target = v;
+  s->request.headers.emplace_back(std::move(n), std::move(v));
+  return 0;
+}
+
+int H2Session::Impl::OnData(nghttp2_session* session, uint8_t, int32_t id, const uint8_t* data,
+                            size_t len, void* self) {
+  auto* impl = static_cast<Impl*>(self);
+  Stream* s = impl->Find(id);
+  if (!s || s->too_large || s->refused) return 0;
+  if (s->body.size() + len > impl->limits.max_body_bytes) {
+    s->too_large = true;
+    impl->DropBody(*s);
+    return 0;
+  }
+  if (impl->buffered + len > impl->limits.max_buffered_bytes) {
+    impl->DropBody(*s);
+    s->refused = true;
+    nghttp2_submit_rst_stream(session, NGHTTP2_FLAG_NONE, id, NGHTTP2_REFUSED_STREAM);
+  }
+  s->body.append(reinterpret_cast<const char*>(data), len);
+  impl->buffered += len;
+  return 0;
+}
+
+int H2Session::Impl::OnFrame(nghttp2_session*, const nghttp2_frame* frame, void* self) {
+  auto* impl = static_cast<Impl*>(self);
+  const bool request_part = frame->hd.type == NGHTTP2_HEADERS || frame->hd.type == NGHTTP2_DATA;
+  if (request_part && (frame->hd.flags & NGHTTP2_FLAG_END_STREAM) &&
+      impl->Find(frame->hd.stream_id))
+    impl->ready.push_back(frame->hd.stream_id);
+  return 0;
+}
+
+int H2Session::Impl::OnClose(nghttp2_session*, int32_t id, uint32_t, void* self) {
+  auto* impl = static_cast<Impl*>(self);
+  if (Stream* s = impl->Find(id)) {
+    impl->DropBody(*s);
+    impl->streams.erase(id);
+  }
+  return 0;
+}
+
+ssize_t H2Session::Impl::ReadBody(nghttp2_session*, int32_t id, uint8_t* buf, size_t length,
+                                  uint32_t* flags, nghttp2_data_source*, void* self) {
+  Stream* s = static_cast<Impl*>(self)->Find(id);
+  if (!s) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+  const std::string& body = s->response.body;
+  const size_t n = std::min(length, body.size() - s->sent);
+  std::copy_n(body.data() + s->sent, n, buf);
+  s->sent += n;
+  if (s->sent == body.size()) *flags |= NGHTTP2_DATA_FLAG_EOF;
+  return ssize_t(n);
+}
+
+// Runs the request through the Responder and submits its answer.
+void H2Session::Impl::Answer(int32_t id) {
+  Stream* s = Find(id);
+  if (!s || s->answered || s->refused) return;
+  s->answered = true;
+  if (s->too_large) {
+    s->response.status = 413;  // as cpp-httplib answers HTTP/1.1
+  } else if (s->request.method != "POST") {
+    s->response.status = 404;  // as cpp-httplib: only POST is routed
+  } else {
+    s->request.body = s->body;
+    s->response = respond(s->request);
+  }
+  DropBody(*s);
+  std::string status = std::to_string(s->response.status);
+  std::string length = std::to_string(s->response.body.size());
+  std::vector<nghttp2_nv> nva;
+  auto add = [&](const std::string& name, const std::string& value) {
+    nva.push_back({reinterpret_cast<uint8_t*>(const_cast<char*>(name.data())),
+                   reinterpret_cast<uint8_t*>(const_cast<char*>(value.data())), name.size(),
+                   value.size(), NGHTTP2_NV_FLAG_NONE});
+  };
+  const std::string status_name = ":status", length_name = "content-length";
+  add(status_name, status);
+  for (auto& [k, v] : s->response.headers) {
+    for (char& c : k)
+      c = char(std::tolower(static_cast<unsigned char>(c)));  // HTTP/2 wants lower case
+    add(k, v);
+  }
+  add(length_name, length);
+  nghttp2_data_provider body{};
+  body.read_callback = ReadBody;
+  // nghttp2 copies the header block; the body is read from the stream later.
+  nghttp2_submit_response(session, id, nva.data(), nva.size(),
+                          s->response.body.empty() ? nullptr : &body);
+}
+
+H2Session::H2Session(std::string remote_addr, const H2Limits& limits, const Responder& respond)
+    : impl_(std::make_unique<Impl>(std::move(remote_addr), limits, respond)) {
+  nghttp2_session_callbacks* cb;
+  nghttp2_session_callbacks_new(&cb);
+  nghttp2_session_callbacks_set_on_begin_headers_callback(cb, Impl::OnBeginHeaders);
+  nghttp2_session_callbacks_set_on_header_callback(cb, Impl::OnHeader);
+  nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, Impl::OnData);
+  nghttp2_session_callbacks_set_on_frame_recv_callback(cb, Impl::OnFrame);
+  nghttp2_session_callbacks_set_on_stream_close_callback(cb, Impl::OnClose);
+  nghttp2_session_server_new(&impl_->session, cb, impl_.get());
+  nghttp2_session_callbacks_del(cb);
+  // Windows of 1 MiB per stream and 16 MiB per connection keep big
+  // PutRecords from waiting on WINDOW_UPDATEs; memory stays bounded by
+  // max_body_bytes and max_buffered_bytes.
+  const nghttp2_settings_entry settings[] = {
+      {NGHTTP2_SETTINGS_MAX_CONCURRENT_STREAMS, limits.max_streams},
+      {NGHTTP2_SETTINGS_INITIAL_WINDOW_SIZE, 1u << 20},
+      {NGHTTP2_SETTINGS_MAX_HEADER_LIST_SIZE, uint32_t(kMaxHeaderBytes)},
+  };
+  nghttp2_submit_settings(impl_->session, NGHTTP2_FLAG_NONE, settings, std::size(settings));
+  nghttp2_session_set_local_window_size(impl_->session, NGHTTP2_FLAG_NONE, 0, 16 << 20);
+}
+
+H2Session::~H2Session() {
+  nghttp2_session_del(impl_->session);
+}
+
+bool H2Session::Receive(std::string_view bytes) {
+  const ssize_t n = nghttp2_session_mem_recv(
+      impl_->session, reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+  // Answered in the order the requests ended; Answer may not run inside a
+  // callback (the Responder can take a while and may not re-enter nghttp2).
+  std::vector<int32_t> ready;
+  ready.swap(impl_->ready);
+  for (int32_t id : ready) impl_->Answer(id);
+  if (n < 0) {
+    // A bad preface or frame: say why (GOAWAY) if nghttp2 has not already.
+    nghttp2_session_terminate_session(impl_->session, NGHTTP2_PROTOCOL_ERROR);
+    return false;
+  }
+  return true;
+}
+
+bool H2Session::Send(std::string& out) {
+  const size_t limit = out.size() + kSendChunk;
+  while (out.size() < limit) {
+    const uint8_t* data = nullptr;
+    const ssize_t n = nghttp2_session_mem_send(impl_->session, &data);
+    if (n < 0) return false;
+    if (n == 0) break;
+    out.append(reinterpret_cast<const char*>(data), size_t(n));
+  }
+  return true;
+}
+
+bool H2Session::Alive() const {
+  return nghttp2_session_want_read(impl_->session) || nghttp2_session_want_write(impl_->session);
+}
+
+bool H2Session::WantsWrite() const {
+  return nghttp2_session_want_write(impl_->session);
+}
+
+size_t H2Session::OpenStreams() const {
+  return impl_->streams.size();
+}
+
+void H2Session::Shutdown() {
+  nghttp2_submit_goaway(impl_->session, NGHTTP2_FLAG_NONE,
+                        nghttp2_session_get_last_proc_stream_id(impl_->session), NGHTTP2_NO_ERROR,
+                        nullptr, 0);
+}
+
+namespace {
+
+// Waits up to timeout_ms for `events` on fd, in slices so that a stop is
+// seen within 100 ms. 1: ready; 0: timed out or stopping; -1: error.
+int Wait(int fd, short events, int timeout_ms, const std::function<bool()>& stopping) {
+  for (int waited = 0; waited < timeout_ms; waited += 100) {
+    if (stopping()) return 0;
+    pollfd p{fd, events, 0};
+    const int r = ::poll(&p, 1, std::min(100, timeout_ms - waited));
+    if (r > 0) return 1;
+    if (r < 0 && errno != EINTR) return -1;
+  }
+  return 0;
+}
+
+bool SendAll(int fd, std::string_view bytes, int timeout_ms) {
+  while (!bytes.empty()) {
+    const ssize_t n = ::send(fd, bytes.data(), bytes.size(), MSG_NOSIGNAL | MSG_DONTWAIT);
+    if (n > 0) {
+      bytes.remove_prefix(size_t(n));
+      continue;
+    }
+    if (n < 0 && errno == EINTR) continue;
+    if (n == 0 || (errno != EAGAIN && errno != EWOULDBLOCK)) return false;
+    pollfd p{fd, POLLOUT, 0};
+    if (::poll(&p, 1, timeout_ms) <= 0) return false;
+  }
+  return true;
+}
+
+}  // namespace
+
+void ServeH2Connection(int fd, std::string_view received, std::string remote_addr,
+                       const H2Limits& limits, const Responder& respond,
+                       const std::function<bool()>& stopping) {
+  H2Session h2(std::move(remote_addr), limits, respond);
+  bool healthy = h2.Receive(received);
+  bool closing = false;  // GOAWAY sent: ends once the streams it kept are answered
+  const std::function<bool()> never = [] { return false; };
+  std::string out;
+  char buf[16 << 10];
+  for (;;) {
+    do {
+      out.clear();
+      if (!h2.Send(out) || !SendAll(fd, out, limits.io_timeout_ms)) return;
+    } while (!out.empty());
+    if (!healthy || !h2.Alive() || (closing && h2.OpenStreams() == 0)) return;
+    const int timeout = h2.OpenStreams() ? limits.io_timeout_ms : limits.idle_timeout_ms;
+    const int ready = Wait(fd, POLLIN, timeout, closing ? never : stopping);
+    if (ready < 0 || (ready == 0 && closing)) return;
+    if (ready == 0) {  // idle, stalled or stopping
+      h2.Shutdown();
+      closing = true;
+      continue;
+    }
+    const ssize_t n = ::recv(fd, buf, sizeof(buf), 0);
+    if (n < 0 && errno == EINTR) continue;
+    if (n <= 0) return;
+    healthy = h2.Receive(std::string_view(buf, size_t(n)));
+  }
+}
+
+}  // namespace kstream::serve

@@ -1,0 +1,91 @@
+// HTTP/2 over cleartext with prior knowledge (h2c), as the AWS SDK for
+// JavaScript v3 speaks it by default: one connection, many concurrent
+// streams, each a request answered by the same Responder as HTTP/1.1.
+// The framing, HPACK and flow control are libnghttp2's.
+#pragma once
+
+#include <functional>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <utility>
+#include <vector>
+
+namespace kstream::serve {
+
+// One request as either protocol delivered it. Over HTTP/2 the header names
+// are lower case and include the pseudo-header ":authority" (what SigV4
+// signs instead of "host"); method and target come from ":method" and ":path".
+struct WireRequest {
+  std::string method;
+  std::string target;  // path and query
+  std::string remote_addr;
+  std::vector<std::pair<std::string, std::string>> headers;
+  std::string_view body;
+
+  // The first value of header `name` (case-insensitive), or "".
+  std::string_view Header(std::string_view name) const;
+};
+
+struct WireResponse {
+  int status = 200;
+  std::vector<std::pair<std::string, std::string>> headers;  // any case (HTTP/2 lowers it)
+  std::string body;
+};
+
+using Responder = std::function<WireResponse(const WireRequest&)>;
+
+// "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n": how an h2c client with prior knowledge
+// opens a connection.
+inline constexpr std::string_view kH2Preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+
+struct H2Limits {
+  size_t max_body_bytes = 16u << 20;  // per request; a larger one is answered 413
+  uint32_t max_streams = 100;         // SETTINGS_MAX_CONCURRENT_STREAMS
+  // Request bodies buffered at once on one connection; a stream that would
+  // pass it is refused (RST_STREAM REFUSED_STREAM, safe for the client to retry).
+  size_t max_buffered_bytes = 64u << 20;
+  int idle_timeout_ms = 5000;  // no open stream: the connection is closed
+  int io_timeout_ms = 5000;    // an open stream waits this long for bytes
+};
+
+// The protocol state of one h2c connection, independent of the socket (so
+// it can be fuzzed): bytes in, bytes out. Not thread-safe.
+class H2Session {
+ public:
+  H2Session(std::string remote_addr, const H2Limits& limits, const Responder& respond);
+  ~H2Session();
+  H2Session(const H2Session&) = delete;
+  H2Session& operator=(const H2Session&) = delete;
+
+  // Feeds bytes read from the peer (the first call starts with the preface)
+  // and answers every request they complete. False on a protocol error: a
+  // GOAWAY is queued; send the output, then close.
+  bool Receive(std::string_view bytes);
+  // Appends to `out` the bytes that are ready to send (at most about 64 KiB
+  // more per call). False on a fatal error.
+  bool Send(std::string& out);
+  // False once the session is finished (both sides said GOAWAY, or an error).
+  bool Alive() const;
+  bool WantsWrite() const;
+  // Streams opened and not yet closed.
+  size_t OpenStreams() const;
+  // GOAWAY (no error) after the last stream received; later ones are refused.
+  void Shutdown();
+
+ private:
+  struct Impl;
+  std::unique_ptr<Impl> impl_;
+};
+
+// Serves the h2c connection on the connected, blocking socket `fd` until the
+// peer closes it, a protocol error (answered with GOAWAY), a timeout, or
+// `stopping()` turns true (then GOAWAY after the requests already received
+// are answered). `received` holds the bytes already read from fd, starting
+// with the preface. Requests of one connection are answered in turn on the
+// calling thread. Does not close fd. Malformed input never crashes.
+void ServeH2Connection(int fd, std::string_view received, std::string remote_addr,
+                       const H2Limits& limits, const Responder& respond,
+                       const std::function<bool()>& stopping);
+
+}  // namespace kstream::serve
