@@ -233,6 +233,31 @@ g = json.load(open(sys.argv[1]))
 assert g["LagRecords"] == 0, g
 ' "$OUT"
 
+# --- Over an endpoint (kstream-serve): with and without --group, the same
+# windows as from the file, nothing late across its 3 shards.
+(
+  # shellcheck source-path=SCRIPTDIR source=serve_lib.bash
+  source "$(dirname "$0")/serve_lib.bash"
+  mkdir -p "$WORK/served"
+  KSTREAM_HOME="$WORK/served" start_serve
+  export AWS_ACCESS_KEY_ID=AKIDKSTREAMTEST AWS_SECRET_ACCESS_KEY=kstream-test-secret
+  export AWS_REGION=us-east-1 AWS_SHARED_CREDENTIALS_FILE=/nonexistent AWS_CONFIG_FILE=/nonexistent
+  gen 0 3000 >"$WORK/ep.ndjson"
+  expect_ok kstream create ep --shards 3 --endpoint "$SERVE_URL"
+  expect_ok kstream-put ep -K k --endpoint "$SERVE_URL" <"$WORK/ep.ndjson"
+  kstream-window "${WIN[@]}" <"$WORK/ep.ndjson" | sort >"$WORK/ep.file"
+  expect_ok kstream-window --stream ep --endpoint "$SERVE_URL" "${WIN[@]}" --stats
+  expect_contains "$ERR" '"late":0'
+  sort "$OUT" >"$WORK/ep.plain"
+  expect_same_file "$WORK/ep.file" "$WORK/ep.plain" "--stream over an endpoint"
+  expect_ok kstream-window --stream ep --group g --endpoint "$SERVE_URL" "${WIN[@]}"
+  sort "$OUT" >"$WORK/ep.group"
+  expect_same_file "$WORK/ep.file" "$WORK/ep.group" "--stream --group over an endpoint"
+  stop_serve
+  echo "$CHECKS" >"$WORK/ep.checks"
+)
+CHECKS=$(cat "$WORK/ep.checks")
+
 # --- Usage errors.
 expect_exit 2 kstream-window --group g --tumbling 1s </dev/null
 expect_contains "$ERR" "--group needs --stream"
