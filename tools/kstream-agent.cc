@@ -11,6 +11,7 @@ constexpr char kTool[] = "kstream-agent";
 constexpr char kExamples[] = R"(Examples:
   kstream-agent -c /etc/kstream/agent.json             # the Kinesis Agent's agent.json
   kstream-agent --file '/var/log/app/app.log*' --stream logs
+  kstream-agent -c agent.json --endpoint https://kinesis.eu-west-1.amazonaws.com   # to Kinesis
   kstream-agent -f '/var/log/httpd/access_log*' -s web --format LOGTOJSON:COMBINEDAPACHELOG
   kstream-agent -f /var/log/app.log -s logs --multiline '^\d{4}-\d{2}-\d{2} ' --format SINGLELINE
   kstream-agent -f 'data/*.csv' -s sensors --format CSVTOJSON --fields id,temp,ts \
@@ -31,6 +32,7 @@ int main(int argc, char** argv) {
   app.footer(kExamples);
   cli::CommonOptions common;
   cli::AddCommonOptions(app, common, kTool);
+  cli::AddEndpointOption(app, common);
   cli::AgentCommand c;
   cli::AddAgentOptions(app, c);
   if (int rc = cli::Parse(app, argc, argv, kTool); rc >= 0) return rc;

@@ -13,6 +13,7 @@ constexpr char kExamples[] = R"(Examples:
   kstream-deliver logs --to archive/                       # files under archive/YYYY/MM/DD/HH/
   kstream-deliver logs --to archive/ --compress zstd --buffer-interval 60s
   kstream-deliver logs --to archive/ --until-caught-up --stats   # in cron: deliver, exit
+  kstream-deliver logs --to archive/ --endpoint https://kinesis.eu-west-1.amazonaws.com
   kstream-deliver clicks --to lake/ --compress gzip --json --buffer-size 64MiB
   kstream-deliver orders --to lake/ --prefix 'customer=!{field:customer_id}/!{timestamp:yyyy/MM/dd}/'
   zstd -dc archive/2024/05/01/12/*.zst | wc -l              # read the files back
@@ -33,6 +34,7 @@ int main(int argc, char** argv) {
   app.footer(kExamples);
   cli::CommonOptions common;
   cli::AddCommonOptions(app, common, kTool);
+  cli::AddEndpointOption(app, common);
   cli::DeliverCommand c;
   cli::AddDeliverOptions(app, c);
   if (int rc = cli::Parse(app, argc, argv, kTool); rc >= 0) return rc;

@@ -26,6 +26,7 @@ complete -c kstream-deliver -s i -l iterator -x -a 'TRIM_HORIZON LATEST AT_TIMES
 complete -c kstream-deliver -l timestamp -x -d 'Time for AT_TIMESTAMP'
 complete -c kstream-deliver -l worker -x -d 'Worker id in the group'
 complete -c kstream-deliver -l lease-timeout -x -d 'Lease timeout'
+complete -c kstream-deliver -l endpoint -x -a 'http://127.0.0.1:4567' -d 'Kinesis-compatible endpoint instead of the store ($KSTREAM_ENDPOINT)'
 complete -c kstream-deliver -l home -r -F -d 'Store directory'
 complete -c kstream-deliver -s q -l quiet -d 'Print only errors'
 complete -c kstream-deliver -s v -l verbose -d 'Print lease events and totals'

@@ -11,7 +11,6 @@
 #include "core/env.h"
 #include "core/stop_flag.h"
 #include "core/text.h"
-#include "store/local_store.h"
 
 namespace kstream::cli {
 
@@ -247,14 +246,15 @@ int RunAgentCommand(const CLI::App& app, const AgentCommand& c, const CommonOpti
     if (!common.quiet) std::cerr << tool << ": " << m << "\n";
   };
 
-  LocalStore store(env, common.StoreRoot());
+  auto backend = OpenBackend(common);
+  if (!backend.ok()) return Fail(tool, backend.status());
   agent::AgentStats last;
   auto on_stats = o.on_stats;
   o.on_stats = [&](const agent::AgentStats& s) {
     last = s;
     if (on_stats) on_stats(s);
   };
-  Status s = agent::RunAgent(config, store, o, env);
+  Status s = agent::RunAgent(config, **backend, o, env);
   progress.Finish();
   if (!common.quiet) {
     for (const auto& f : last.flows)

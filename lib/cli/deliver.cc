@@ -12,8 +12,6 @@
 #include "core/stop_flag.h"
 #include "core/text.h"
 #include "deliver/deliverer.h"
-#include "store/local_lease_table.h"
-#include "store/local_store.h"
 
 namespace kstream::cli {
 
@@ -209,9 +207,12 @@ int RunDeliver(const CLI::App& app, const DeliverCommand& c, const CommonOptions
                const std::string& tool, const StopFlag* stop) {
   Checked k;
   if (Status s = Check(app, c, k); !s.ok()) return UsageError(tool, s.message());
-  LocalStore store(Env::Default(), common.StoreRoot());
-  if (auto meta = store.ListShards(c.stream); !meta.ok()) return Fail(tool, meta.status());
-  LocalGroupStore groups(&store);
+  auto backend = OpenBackend(common);
+  if (!backend.ok()) return Fail(tool, backend.status());
+  if (auto meta = (*backend)->ListShards(c.stream); !meta.ok()) return Fail(tool, meta.status());
+  auto group_store = OpenGroupStore(common, **backend);
+  if (!group_store.ok()) return Fail(tool, group_store.status());
+  GroupStore& groups = **group_store;
   auto table = groups.OpenLeaseTable(c.stream, k.group.group);
   if (!table.ok()) return Fail(tool, table.status());
   // The flushing threads read the lease table through their own handle.
@@ -225,7 +226,7 @@ int RunDeliver(const CLI::App& app, const DeliverCommand& c, const CommonOptions
       if (l.shard == shard) return l.owner == worker;
     return false;
   };
-  auto deliverer = Deliverer::Open(std::move(k.deliver), store.env());
+  auto deliverer = Deliverer::Open(std::move(k.deliver), Env::Default());
   if (!deliverer.ok()) return Fail(tool, deliverer.status());
   if (common.verbose) {
     const std::string worker = k.group.worker;
@@ -234,13 +235,14 @@ int RunDeliver(const CLI::App& app, const DeliverCommand& c, const CommonOptions
     };
   }
   DeliverProgress progress(tool, common.quiet);
-  Env* env = store.env();
+  Env* env = Env::Default();
   k.group.on_progress = [&](const GroupStats&) {
     progress.Update((*deliverer)->stats(), env->NowMillis());
   };
   GroupStats group_stats;
   const auto started = std::chrono::steady_clock::now();
-  Status s = RunGroupWorker(store, **table, env, c.stream, k.group, **deliverer, group_stats, stop);
+  Status s =
+      RunGroupWorker(**backend, **table, env, c.stream, k.group, **deliverer, group_stats, stop);
   progress.Finish();
   const DeliverStats st = (*deliverer)->stats();
   if (group_stats.corrupt > 0 && !common.quiet)

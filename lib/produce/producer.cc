@@ -361,6 +361,7 @@ Status RunProducer(StreamWriter& writer, RecordReader& input, const ProducerOpti
                    RecordWriter& results, ProducerStats& stats, Env* env, const StopFlag* stop) {
   if (o.aggregate && !o.list_shards)
     return Status::InvalidArgument("aggregation needs the stream's shard map");
+  writer.AllowRecordErrors();  // each given-up record is reported (on_failed)
   Producer p(writer, o, results, stats, env);
   KS_RETURN_IF_ERROR(p.LoadShardMap());
   RecordReader::Item item;

@@ -91,7 +91,7 @@ class RemoteWriter final : public StreamWriter {
       }
     }
     if (relist_) Relist();
-    return Status::Ok();
+    return RecordErrorsStatus();
   }
 
   Status Sync() override { return Status::Ok(); }  // acknowledged means durable

@@ -80,11 +80,14 @@ class StreamWriter {
   // Records the last successful Put gave up on, by index: a remote writer's
   // record TTL ran out, or a throttled record with fail-if-throttled, or the
   // service refused it. Their results are empty; every other record was
-  // written. (The local store writes a whole Put or fails it.)
+  // written. Only for a caller that asked with AllowRecordErrors(): for any
+  // other, such a Put fails as a whole. (The local store writes a whole Put
+  // or fails it.)
   struct RecordError {
     size_t index;
     std::string message;
   };
+  void AllowRecordErrors() { record_errors_allowed_ = true; }
   const std::vector<RecordError>& record_errors() const { return record_errors_; }
   // What a writer that talks to a service went through (0 locally): calls
   // retried, and records the service throttled.
@@ -95,7 +98,17 @@ class StreamWriter {
   const Counters& counters() const { return counters_; }
 
  protected:
+  // A Put's end for a writer that may give up on records: Ok, or, if it gave
+  // up on some and the caller cannot take that, the first one's error.
+  Status RecordErrorsStatus() const {
+    if (record_errors_.empty() || record_errors_allowed_) return Status::Ok();
+    return Status::LimitExceeded(std::to_string(record_errors_.size()) +
+                                 " record(s) of the batch were not written; the first: " +
+                                 record_errors_.front().message);
+  }
+
   std::vector<RecordError> record_errors_;
+  bool record_errors_allowed_ = false;
   Counters counters_;
 
  private:

@@ -147,6 +147,7 @@ TEST_SUITE("remote") {
       return Answer(entries);
     });
     auto writer = MakeRemoteWriter(kinesis.Config({}), "s", OneShard());
+    writer->AllowRecordErrors();
     Batch b(5);
     std::vector<PutResult> results;
     REQUIRE(writer->Put(b.records, results).ok());
@@ -170,6 +171,7 @@ TEST_SUITE("remote") {
     });
     auto writer = MakeRemoteWriter(kinesis.Config({.rate_limit_pct = 0, .record_ttl_ms = 150}), "s",
                                    OneShard());
+    writer->AllowRecordErrors();
     Batch b(3);
     std::vector<PutResult> results;
     REQUIRE(writer->Put(b.records, results).ok());
@@ -183,6 +185,22 @@ TEST_SUITE("remote") {
     CHECK(kinesis.calls().size() >= 2);  // retried until the TTL ran out
   }
 
+  TEST_CASE("AWriterWhoseCallerCannotTakeRecordErrorsFailsThePut") {
+    ScriptedKinesis kinesis([](const std::vector<std::string>& recs, int) {
+      std::vector<std::string> entries;
+      for (const auto& d : recs)
+        entries.push_back(Entry(d, d == "2" ? "KMSAccessDeniedException" : ""));
+      return Answer(entries);
+    });
+    auto writer = MakeRemoteWriter(kinesis.Config({}), "s", OneShard());
+    Batch b(3);
+    std::vector<PutResult> results;
+    const Status s = writer->Put(b.records, results);
+    REQUIRE(!s.ok());
+    CHECK(s.message().find("1 record(s) of the batch were not written") != std::string::npos);
+    CHECK(s.message().find("KMSAccessDeniedException") != std::string::npos);
+  }
+
   TEST_CASE("FailIfThrottledGivesUpAtTheFirstThrottle") {
     ScriptedKinesis kinesis([](const std::vector<std::string>& recs, int) {
       std::vector<std::string> entries;
@@ -192,6 +210,7 @@ TEST_SUITE("remote") {
     });
     auto writer = MakeRemoteWriter(kinesis.Config({.rate_limit_pct = 0, .fail_if_throttled = true}),
                                    "s", OneShard());
+    writer->AllowRecordErrors();
     Batch b(3);
     std::vector<PutResult> results;
     REQUIRE(writer->Put(b.records, results).ok());
@@ -210,6 +229,7 @@ TEST_SUITE("remote") {
       return Answer(entries);
     });
     auto writer = MakeRemoteWriter(kinesis.Config({.rate_limit_pct = 20}), "s", OneShard());
+    writer->AllowRecordErrors();
     Batch b(300);
     std::vector<PutResult> results;
     REQUIRE(writer->Put(b.records, results).ok());
