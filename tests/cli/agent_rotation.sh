@@ -77,7 +77,11 @@ run_case() {
     --max-buffer-records 100 --checkpoint-file "$WORK/$stream.cp" \
     >"$WORK/$stream.out" 2>"$WORK/$stream.err" &
   local agent=$!
-  sleep 0.2  # the empty file is known before the writer starts
+  # The writer starts once the agent knows the empty file (its checkpoint
+  # lists it at offset 0): a file found later would be read from its end
+  # (END_OF_FILE), and the lines written before that would never be sent.
+  wait_until 20 "the agent has found $stream/app.log" \
+    grep -q "\"path\":\"$WORK/$stream/app.log\"" "$WORK/$stream.cp"
   local n
   n=$(writer "$WORK/$stream/app.log" "$mode" "$per" "$rotations")
   local want=$((per * (rotations + 1)))
