@@ -23,6 +23,7 @@
 #include "deliver/deliverer.h"
 #include "deliver/intent.h"
 #include "deliver/layout.h"
+#include "fault_env.h"
 #include "store/local_lease_table.h"
 #include "test_util.h"
 
@@ -190,7 +191,8 @@ struct DeliverFixture {
       put.insert("r" + std::to_string(next_));
     }
   }
-  std::unique_ptr<Deliverer> Open() {
+  std::unique_ptr<Deliverer> Open() { return Value(TryOpen(&env)); }
+  Result<std::unique_ptr<Deliverer>> TryOpen(Env* on) {
     DeliverOptions o;
     o.stream = options.stream;
     o.dir = options.dir;
@@ -204,12 +206,21 @@ struct DeliverFixture {
     o.prefix = Value(PrefixTemplate::Parse(prefix_text));
     o.max_partitions = options.max_partitions;
     o.owns = owns;
-    return Value(Deliverer::Open(std::move(o), &env));
+    return Deliverer::Open(std::move(o), on);
   }
   // One worker run until caught up; returns its status.
   Status Run(Deliverer& d) {
     GroupStats stats;
     return RunGroupWorker(store, *table, &env, "s", group, d, stats, &stop);
+  }
+  // The same run with every file operation (store, lease table, delivery)
+  // going through `on`.
+  Status RunOn(Deliverer& d, Env* on) {
+    LocalStore faulty_store(on, dir.Sub("home"));
+    LocalGroupStore faulty_groups(&faulty_store);
+    KS_ASSIGN_OR_RETURN(auto faulty_table, faulty_groups.OpenLeaseTable("s", "arch"));
+    GroupStats stats;
+    return RunGroupWorker(faulty_store, *faulty_table, on, "s", group, d, stats, &stop);
   }
   // Every final file under the target: path -> decompressed contents.
   std::map<std::string, std::string> Files() {
@@ -596,6 +607,49 @@ TEST_SUITE("deliver") {
       auto restarted = f.Open();
       REQUIRE(f.Run(*restarted).ok());
       CHECK(f.Delivered() == f.put);
+    }
+  }
+
+  TEST_CASE("AFaultAtEveryWritePointOfADeliveryLosesAndRepeatsNothing") {
+    // A delivery of several files per shard, with the N-th file operation
+    // (staged file, intent, rename, directory fsync, lease table) failing, for
+    // every N: the run reports the error, and a restart on a healthy disk
+    // leaves every record in exactly one file.
+    using kstest::Fault;
+    for (Fault fault : {Fault::kNoSpace, Fault::kIOError, Fault::kCrash}) {
+      CAPTURE(int(fault));
+      int64_t point = 0;
+      for (; point < 1000; ++point) {
+        CAPTURE(point);
+        DeliverFixture f(2);
+        f.options.buffer_bytes = 300;
+        f.Put(120);
+        kstest::FaultPlanEnv faulty(point, fault);
+        Status s;
+        {
+          auto d = f.TryOpen(&faulty);
+          s = d.ok() ? f.RunOn(**d, &faulty) : d.status();
+        }
+        if (!faulty.fired()) {
+          REQUIRE_MESSAGE(s.ok(), s.message());
+          CHECK(f.Delivered() == f.put);
+          break;  // every point was tried
+        }
+        // Only a failed clean-up (a stale probe or staged file that stays)
+        // may go unreported; everything else is an error of the run.
+        const bool cleanup = faulty.fired_operation() == "unlink" && fault != Fault::kCrash;
+        if (!cleanup)
+          REQUIRE_MESSAGE(!s.ok(), "a fault at point ", point, " (", faulty.fired_operation(),
+                          ") was not reported");
+        if (fault == Fault::kCrash) faulty.DropUnsynced();
+        for (const auto& r : f.Delivered()) CHECK(f.put.count(r) == 1);
+        auto restarted = f.Open();
+        REQUIRE(f.Run(*restarted).ok());
+        CHECK(f.Delivered() == f.put);
+      }
+      MESSAGE("delivery: ", point, " fault points of kind ", int(fault));
+      CHECK(point > 10);
+      CHECK(point < 1000);
     }
   }
 

@@ -39,6 +39,11 @@ class FaultPlanEnv final : public kstream::EnvWrapper {
     std::lock_guard<std::mutex> lock(mu_);
     return fired_;
   }
+  // The operation the fault hit ("write", "unlink", ...), once fired.
+  std::string fired_operation() const {
+    std::lock_guard<std::mutex> lock(mu_);
+    return fired_operation_;
+  }
   // The injected error's text, to look for in what the code reported.
   static constexpr const char* kMarker = "(injected)";
 
@@ -65,6 +70,7 @@ class FaultPlanEnv final : public kstream::EnvWrapper {
               path.c_str());
     if (count_++ != fail_at_) return kstream::Status::Ok();
     fired_ = true;
+    fired_operation_ = what;
     switch (fault_) {
       case Fault::kNoSpace:
         if (partial) *partial = true;
@@ -135,6 +141,7 @@ class FaultPlanEnv final : public kstream::EnvWrapper {
   const Fault fault_;
   int64_t count_ = 0;
   bool fired_ = false;
+  std::string fired_operation_;
   bool crashed_ = false;
   std::map<std::string, uint64_t> synced_;
 };
