@@ -9,14 +9,6 @@
 # shellcheck source-path=SCRIPTDIR source=lib.bash
 source "$(dirname "$0")/lib.bash"
 
-MNT="$WORK/mnt"
-mkdir "$MNT"
-mounted=0
-unmount() {
-  if ((mounted)); then umount "$MNT" 2>/dev/null || umount -l "$MNT" 2>/dev/null || true; fi
-}
-trap 'rc=$?; unmount; (exit $rc); _on_exit' EXIT
-
 kstream create big --shards 2 >/dev/null
 # Incompressible records (base64 of random bytes), about 700 KB in all.
 python3 -c '
@@ -27,8 +19,7 @@ for i in range(2500):
 sort "$WORK/input" >"$WORK/want"
 kstream-put big <"$WORK/input"
 
-if [[ $(id -u) == 0 ]] && mount -t tmpfs -o size=256k kstream-test "$MNT" 2>/dev/null; then
-  mounted=1
+if mount_tmpfs 256k; then
   mkdir "$MNT/arch"
   expect_exit 1 kstream-deliver big --to "$MNT/arch" --buffer-size 16KiB --until-caught-up
   expect_contains "$ERR" "kstream-deliver: error: cannot deliver to '$MNT/arch'"

@@ -231,6 +231,16 @@ wait_until() {
   pass
 }
 
+# mount_tmpfs SIZE: mounts a tmpfs of SIZE at $MNT ($WORK/mnt) for a
+# full-disk test, unmounted at exit. False, with nothing mounted, where this
+# process may not mount (not root).
+MNT="$WORK/mnt"
+mount_tmpfs() {
+  mkdir -p "$MNT"
+  [[ $(id -u) == 0 ]] && mount -t tmpfs -o "size=$1" kstream-test "$MNT" 2>/dev/null || return 1
+  trap 'rc=$?; umount "$MNT" 2>/dev/null || umount -l "$MNT" 2>/dev/null || true; (exit $rc); _on_exit' EXIT
+}
+
 # has_lines N FILE: true when FILE has at least N lines (for wait_until).
 has_lines() { [[ -e $2 ]] && (($(wc -l <"$2") >= $1)); }
 

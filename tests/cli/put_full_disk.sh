@@ -9,14 +9,6 @@
 # shellcheck source-path=SCRIPTDIR source=lib.bash
 source "$(dirname "$0")/lib.bash"
 
-MNT="$WORK/mnt"
-mkdir "$MNT"
-mounted=0
-unmount() {
-  if ((mounted)); then umount "$MNT" 2>/dev/null || umount -l "$MNT" 2>/dev/null || true; fi
-}
-trap 'rc=$?; unmount; (exit $rc); _on_exit' EXIT
-
 # Incompressible lines, about 1.6 MB in all: more than the disk holds.
 python3 -c '
 import base64, os
@@ -25,8 +17,7 @@ for i in range(6000):
 ' >"$WORK/input"
 sort "$WORK/input" >"$WORK/want"
 
-if [[ $(id -u) == 0 ]] && mount -t tmpfs -o size=1m kstream-put-test "$MNT" 2>/dev/null; then
-  mounted=1
+if mount_tmpfs 1m; then
   export KSTREAM_HOME="$MNT/home"
   mkdir "$KSTREAM_HOME"
   expect_ok kstream create full --shards 2
