@@ -44,7 +44,10 @@ wait_exit 10 "$pid_w2"
 expect_eq 0 "$STATUS" "worker w2 exit status after SIGTERM"
 expect_ge 1 "$(wc -l <"$WORK/w1.out")" "records read by w1"
 expect_ge 1 "$(wc -l <"$WORK/w2.out")" "records read by w2"
-cat "$WORK/w1.out" "$WORK/w2.out" | sort >"$WORK/read1"
+# Every record at least once: a lease that lapsed on a slow machine (the
+# sanitizer builds) is taken over from its last checkpoint, so a few records
+# may be read twice, as the KCL allows.
+cat "$WORK/w1.out" "$WORK/w2.out" | sort -u >"$WORK/read1"
 sort "$WORK/first" >"$WORK/want1"
 expect_same_file "$WORK/want1" "$WORK/read1"
 
@@ -64,7 +67,7 @@ expect_contains "$OUT" "w3"
 kill -TERM "$pid_w3"
 wait_exit 10 "$pid_w3"
 expect_eq 0 "$STATUS" "worker w3 exit status after SIGTERM"
-sort "$WORK/w3.out" >"$WORK/read2"
+sort -u "$WORK/w3.out" >"$WORK/read2"
 sort "$WORK/second" >"$WORK/want2"
 expect_same_file "$WORK/want2" "$WORK/read2"
 stop_serve
