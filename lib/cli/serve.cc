@@ -16,8 +16,8 @@ void AddServeOptions(CLI::App& app, ServeCommand& c) {
       ->type_name("ADDR");
   app.add_option(
          "-t,--threads", c.threads,
-         "Connections served at once; each open keep-alive or HTTP/2 connection holds one until "
-         "5 s idle (default 64)")
+         "Connections served at once (each open keep-alive or HTTP/2 connection holds one until "
+         "5 s idle), and requests of HTTP/2 connections answered at once (default 64)")
       ->type_name("N")
       ->check(CLI::Range(1, 1024));
   app.add_option("--access-log", c.access_log,

@@ -174,7 +174,9 @@ Status RunServer(Service& service, const ServerOptions& options, int stop_fd,
   H2Limits h2_limits;
   h2_limits.max_body_bytes = options.max_body_bytes;
   h2_limits.max_streams = options.max_h2_streams;
-  Listener server(h2_limits, [&](const WireRequest& req) {
+  // HTTP/2 requests get as many workers as there are connection threads:
+  // the same concurrency one HTTP/1.1 connection per request would get.
+  Listener server(h2_limits, size_t(options.threads), [&](const WireRequest& req) {
     try {
       return Respond(service, options, log, req);
     } catch (const std::exception&) {

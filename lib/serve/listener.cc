@@ -139,7 +139,7 @@ bool Listener::process_and_close_socket(socket_t sock) {
     std::string ip;
     int port;
     AddressOf(sock, true, ip, port);
-    ServeH2Connection(sock, opening, ip, limits_, respond_,
+    ServeH2Connection(sock, opening, ip, limits_, respond_, h2_workers_,
                       [this] { return svr_sock_ == INVALID_SOCKET; });
   } else if (!opening.empty() && kH2Preface.substr(0, opening.size()) != opening) {
     ok = ServeHttp1(sock, opening);  // (a preface cut short is dropped)
