@@ -401,6 +401,11 @@ void ServeH2Connection(int fd, std::string_view received, std::string remote_add
       if (!h2.Send(out) || !SendAll(fd, out, limits.io_timeout_ms)) return;
     } while (!out.empty());
     if (!healthy || !h2.Alive() || (closing && h2.OpenStreams() == 0)) return;
+    if (!closing && stopping()) {  // checked on every turn: a busy peer must not delay it
+      h2.Shutdown();
+      closing = true;
+      continue;
+    }
 
     // Waits in slices of 100 ms, so that a stop is seen promptly.
     pollfd p[2] = {{fd, POLLIN, 0}, {answers->fd(), POLLIN, 0}};
@@ -415,11 +420,6 @@ void ServeH2Connection(int fd, std::string_view received, std::string remote_add
       continue;
     }
     if (ready != 0) continue;  // answers back (taken above), or a signal
-    if (!closing && stopping()) {
-      h2.Shutdown();
-      closing = true;
-      continue;
-    }
     // A request a worker is on is not a stall, however long it takes.
     if (working > 0) continue;
     const int timeout = h2.OpenStreams() ? limits.io_timeout_ms : limits.idle_timeout_ms;
