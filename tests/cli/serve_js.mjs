@@ -1,30 +1,38 @@
 // The AWS SDK for JavaScript v3 (@aws-sdk/client-kinesis) against
 // kstream-serve: the whole round trip with byte-exact binary data.
-// Usage: node serve_js.mjs URL STREAM http1|h2 (NODE_PATH unused: run from
-// the cache dir's node_modules via createRequire). "h2" keeps the client's
-// default handler, HTTP/2 (h2c with prior knowledge on an http:// URL);
-// "http1" passes NodeHttpHandler, as users of HTTP/1.1-only emulators must.
+// Usage: node serve_js.mjs URL STREAM http1|h2|h2-shared (NODE_PATH unused:
+// run from the cache dir's node_modules via createRequire). "h2" keeps the
+// client's default handler, HTTP/2 (h2c with prior knowledge on an http://
+// URL), which for Kinesis opens a connection per request (the client sets
+// disableConcurrentStreams: true);
+// "h2-shared" is NodeHttp2Handler with disableConcurrentStreams: false, all
+// requests as streams of one connection; "http1" passes NodeHttpHandler, as
+// users of HTTP/1.1-only emulators must.
 import { createRequire } from "node:module";
 import { randomBytes } from "node:crypto";
 import assert from "node:assert/strict";
 
 const require = createRequire(process.env.KSTREAM_NPM_DIR + "/package.json");
 const K = require("@aws-sdk/client-kinesis");
-const { NodeHttpHandler } = require("@smithy/node-http-handler");
+const { NodeHttpHandler, NodeHttp2Handler } = require("@smithy/node-http-handler");
 
 const [url, stream, protocol] = process.argv.slice(2);
-assert.ok(protocol === "http1" || protocol === "h2", "protocol: http1 or h2");
+assert.ok(["http1", "h2", "h2-shared"].includes(protocol), "protocol: http1, h2 or h2-shared");
+const handlers = {
+  http1: () => new NodeHttpHandler(),
+  "h2-shared": () => new NodeHttp2Handler({ disableConcurrentStreams: false }),
+};
 const client = new K.KinesisClient({
   endpoint: url,
   region: "us-east-1",
   credentials: { accessKeyId: "test", secretAccessKey: "test" },
-  ...(protocol === "http1" ? { requestHandler: new NodeHttpHandler() } : {}),
+  ...(handlers[protocol] ? { requestHandler: handlers[protocol]() } : {}),
 });
 const send = (Command, input) => client.send(new Command(input));
 let checks = 0;
 const check = (cond, what) => { assert.ok(cond, what); checks++; };
 const handler = client.config.requestHandler;
-check((handler.metadata?.handlerProtocol ?? "") === (protocol === "h2" ? "h2" : "http/1.1"),
+check((handler.metadata?.handlerProtocol ?? "") === (protocol === "http1" ? "http/1.1" : "h2"),
   `request handler ${handler.constructor.name} speaks ${protocol}`);
 
 async function readShard(shardId) {
@@ -63,8 +71,9 @@ for (const [k, v] of big) payloads.set(k, v);
 const shards = (await send(K.ListShardsCommand, { StreamName: stream })).Shards;
 check(shards.length === 2, "list-shards");
 const got = new Map();
-for (const s of shards)
-  for (const r of (await readShard(s.ShardId)).records) {
+// The shards are read at the same time (over h2-shared: streams of one connection).
+for (const shard of await Promise.all(shards.map((s) => readShard(s.ShardId))))
+  for (const r of shard.records) {
     got.set(r.PartitionKey, Buffer.from(r.Data));
     check(r.ApproximateArrivalTimestamp instanceof Date, "arrival timestamp");
   }
@@ -91,7 +100,7 @@ try {
 } catch (e) {
   check(e.name === "ResourceNotFoundException", `missing stream: ${e.name}`);
 }
-// The SDK multiplexes: many requests in flight on one HTTP/2 connection.
+// Many requests in flight (over h2-shared: streams of one HTTP/2 connection).
 const many = await Promise.all([...Array(40).keys()].map((i) => send(K.PutRecordCommand, {
   StreamName: stream, PartitionKey: `m${i}`, Data: Buffer.from(`many-${i}`) })));
 check(many.every((r) => r.ShardId.startsWith("shardId-")), "40 concurrent put-records");

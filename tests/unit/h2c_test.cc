@@ -8,6 +8,7 @@
 #include <unistd.h>
 
 #include <atomic>
+#include <chrono>
 #include <condition_variable>
 #include <deque>
 #include <map>
@@ -370,6 +371,12 @@ class Gate {
     std::unique_lock<std::mutex> lock(mu_);
     cv_.wait(lock, [&] { return open_; });
   }
+  // Opens the gate when it goes out of scope: declared after the server, a
+  // failed check does not leave its workers waiting forever.
+  struct OpenOnExit {
+    Gate& gate;
+    ~OpenOnExit() { gate.Release(); }
+  };
 
  private:
   std::mutex mu_;
@@ -437,6 +444,7 @@ TEST_CASE("AConnectionAnswersAQuickStreamWhileASlowOneIsStillRunning") {
     return Reply(std::string(req.Header("x-amz-target")) + ":" + std::string(req.body));
   };
   ServedConnection c(respond, 4);
+  Gate::OpenOnExit open_on_exit{gate};
   const int32_t slow = c.client.Post("slow", "s");
   const int32_t quick = c.client.Post("quick", "q");
   c.Flush();
@@ -458,10 +466,13 @@ TEST_CASE("AStopSendsGoawayAndAnswersTheStreamsInFlightBeforeClosing") {
     return Reply(std::string(req.body));
   };
   ServedConnection c(respond, 2);  // fewer workers than streams: some wait for one
+  Gate::OpenOnExit open_on_exit{gate};
   std::vector<int32_t> ids;
   for (int i = 0; i < 5; ++i) ids.push_back(c.client.Post("T", "body " + std::to_string(i)));
   c.Flush();
-  while (started < 2) std::this_thread::yield();  // both workers are held by the gate
+  for (int i = 0; i < 20000 && started < 2; ++i)  // both workers held by the gate
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  REQUIRE(started == 2);
   c.stopping = true;
   c.ReadUntil([&] { return c.client.goaway_last_stream >= 0; });
   CHECK(c.client.goaway_last_stream >= ids[1]);  // (all five, unless they came in pieces)
