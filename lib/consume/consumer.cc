@@ -74,9 +74,7 @@ class Consumer {
     if (!o_.shards.empty()) {
       if (!initial) return Status::Ok();
       for (uint64_t index : o_.shards) {
-        if (!meta_.FindShard(index))
-          return Status::NotFound("shard " + ShardIdFor(index) + " does not exist in stream '" +
-                                  stream_ + "'");
+        if (!meta_.FindShard(index)) return ShardNotFound(meta_, index);
         KS_RETURN_IF_ERROR(Open(index, o_.start));
       }
       return Status::Ok();
@@ -87,8 +85,11 @@ class Consumer {
   }
 
   Status Open(uint64_t index, const StartPosition& start) {
-    KS_ASSIGN_OR_RETURN(auto cursor, OpenReadCursor(backend_, stream_, index, start,
-                                                    {o_.deaggregate, &stats_.malformed}));
+    // Shards reached through lineage may expire under the reader: such a
+    // parent ends, and its children follow (a shard the user named fails).
+    ReadOptions read{o_.deaggregate, &stats_.malformed};
+    read.gone_is_end = o_.shards.empty();
+    KS_ASSIGN_OR_RETURN(auto cursor, OpenReadCursor(backend_, stream_, index, start, read));
     started_ = true;
     active_[index].cursor = std::move(cursor);
     return Status::Ok();

@@ -78,10 +78,62 @@ Result<ShardCursor::State> DeaggregatingCursor::Read(RecordBatch& batch, size_t 
   }
 }
 
+namespace {
+
+// Whether the stream still exists and `shard` is no longer among its shards.
+bool ShardLeftStream(Backend& backend, const std::string& stream, uint64_t shard) {
+  auto meta = backend.ListShards(stream);
+  return meta.ok() && !meta->FindShard(shard);
+}
+
+// A cursor over a shard that left its stream: a kNotFound from the backend
+// (a remote endpoint's ResourceNotFoundException) is the shard's end once the
+// shard map confirms it is gone; none from an inner cursor, which is null
+// when the shard was gone before it could be opened.
+class GoneIsEndCursor final : public ShardCursor {
+ public:
+  GoneIsEndCursor(Backend& backend, std::string stream, uint64_t shard,
+                  std::unique_ptr<ShardCursor> inner)
+      : backend_(backend), stream_(std::move(stream)), shard_(shard), inner_(std::move(inner)) {}
+
+  Result<State> Read(RecordBatch& batch, size_t max_records, size_t max_bytes) override {
+    if (!inner_) return State::kShardEnd;
+    auto state = inner_->Read(batch, max_records, max_bytes);
+    if (state.ok() || state.status().code() != StatusCode::kNotFound ||
+        !ShardLeftStream(backend_, stream_, shard_))
+      return state;
+    corrupt_ = inner_->corrupt_records();
+    inner_.reset();
+    return State::kShardEnd;
+  }
+  uint64_t shard_index() const override { return shard_; }
+  uint64_t corrupt_records() const override {
+    return inner_ ? inner_->corrupt_records() : corrupt_;
+  }
+
+ private:
+  Backend& backend_;
+  std::string stream_;
+  uint64_t shard_;
+  std::unique_ptr<ShardCursor> inner_;
+  uint64_t corrupt_ = 0;
+};
+
+}  // namespace
+
 Result<std::unique_ptr<ShardCursor>> OpenReadCursor(Backend& backend, const std::string& stream,
                                                     uint64_t shard, const StartPosition& start,
                                                     const ReadOptions& options) {
-  KS_ASSIGN_OR_RETURN(auto cursor, backend.OpenCursor(stream, shard, start));
+  auto opened = backend.OpenCursor(stream, shard, start);
+  std::unique_ptr<ShardCursor> cursor;
+  if (opened.ok()) {
+    cursor = std::move(*opened);
+  } else if (!options.gone_is_end || opened.status().code() != StatusCode::kNotFound ||
+             !ShardLeftStream(backend, stream, shard)) {
+    return opened.status();
+  }
+  if (options.gone_is_end)
+    cursor = std::make_unique<GoneIsEndCursor>(backend, stream, shard, std::move(cursor));
   if (!options.deaggregate) return cursor;
   return std::unique_ptr<ShardCursor>(std::make_unique<DeaggregatingCursor>(
       std::move(cursor), start, options.malformed, options.whole_records));

@@ -65,6 +65,11 @@ struct ReadOptions {
   bool deaggregate = true;        // false: --no-deaggregate, Kinesis records as stored
   uint64_t* malformed = nullptr;  // counts malformed aggregates passed on raw
   bool whole_records = false;     // reads end between Kinesis records (DeaggregatingCursor)
+  // For readers that follow lineage (whole-stream readers, consumer groups):
+  // a shard that left the stream (it expired, closed longer than retention)
+  // before or while it is read is at its end, so its children go on; a
+  // reader of a shard the user named wants the not-found error instead.
+  bool gone_is_end = false;
 };
 
 // Opens a cursor on one shard, de-aggregating unless told not to.

@@ -40,9 +40,10 @@ Result<std::vector<Lease>> InitialLeases(Backend& backend, const std::string& st
 }
 
 Status SyncLeases(Backend& backend, const std::string& stream, LeaseTable& table,
-                  const StartPosition& start, size_t* known_shards) {
+                  const StartPosition& start, ShardMapSeen* seen) {
   KS_ASSIGN_OR_RETURN(StreamMeta meta, backend.ListShards(stream));
-  if (meta.shards.size() == *known_shards) return Status::Ok();
+  const ShardMapSeen now{meta.next_shard_index, meta.shards.size()};
+  if (now == *seen) return Status::Ok();
   auto current = table.List();
   if (!current.ok() && current.status().code() != StatusCode::kNotFound) return current.status();
   if (!current.ok()) {
@@ -50,13 +51,18 @@ Status SyncLeases(Backend& backend, const std::string& stream, LeaseTable& table
     KS_RETURN_IF_ERROR(table.Add(leases));
   } else {
     std::set<uint64_t> leased;
-    for (const Lease& l : *current) leased.insert(l.shard);
+    std::vector<uint64_t> gone;
+    for (const Lease& l : *current) {
+      leased.insert(l.shard);
+      if (l.checkpoint.at_shard_end() && !meta.FindShard(l.shard)) gone.push_back(l.shard);
+    }
     std::vector<Lease> missing;
     for (const ShardMeta& s : meta.shards)
       if (!leased.count(s.index)) missing.push_back(FreeLease(s, Checkpoint{}));
     if (!missing.empty()) KS_RETURN_IF_ERROR(table.Add(missing));
+    if (!gone.empty()) KS_RETURN_IF_ERROR(table.RemoveFinished(gone).status());
   }
-  *known_shards = meta.shards.size();
+  *seen = now;
   return Status::Ok();
 }
 

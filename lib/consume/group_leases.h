@@ -18,11 +18,22 @@ namespace kstream {
 Result<std::vector<Lease>> InitialLeases(Backend& backend, const std::string& stream,
                                          const StartPosition& start);
 
+// The shape of the shard map SyncLeases saw last: shards are only ever
+// added (next_shard_index grows) or removed (expired: the count drops).
+struct ShardMapSeen {
+  uint64_t next_shard_index = 0;
+  size_t shards = 0;
+  bool operator==(const ShardMapSeen&) const = default;
+};
+
 // Adds a lease for every shard the table lacks: the InitialLeases when the
 // group does not exist yet, else TRIM_HORIZON (children are read from their
-// start). Cheap when nothing changed: *known_shards caches the shard count
-// seen last (start it at 0).
+// start). Deletes the finished (SHARD_END) leases of shards no longer in the
+// stream, as the KCL's lease cleanup does; an unfinished one stays until a
+// worker takes it and finds its shard gone (then it is at its end). Cheap
+// when the map did not change since *seen (start from {}; reset it to look
+// again, e.g. after a lease reached SHARD_END).
 Status SyncLeases(Backend& backend, const std::string& stream, LeaseTable& table,
-                  const StartPosition& start, size_t* known_shards);
+                  const StartPosition& start, ShardMapSeen* seen);
 
 }  // namespace kstream

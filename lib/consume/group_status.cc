@@ -34,12 +34,16 @@ Result<GroupStatus> GetGroupStatus(Backend& backend, LeaseTable& table, const st
   for (size_t i = 0; i < d.meta.shards.size(); ++i) position[d.meta.shards[i].index] = i;
   GroupStatus g{stream, group, {}, {}, 0, 0};
   for (Lease& l : leases) {
+    auto it = position.find(l.shard);
+    // A finished shard that expired since: its lease is about to be cleaned
+    // up (SyncLeases) and is no part of the group's work any more.
+    if (it == position.end() && l.checkpoint.at_shard_end()) continue;
     ShardProgress p;
     p.live = l.live(now);
     if (p.live && std::find(g.workers.begin(), g.workers.end(), l.owner) == g.workers.end())
       g.workers.push_back(l.owner);
     p.lease = std::move(l);
-    auto it = position.find(p.lease.shard);
+    if (it == position.end()) p.open = false;  // expired before the group finished it
     if (it != position.end()) {
       p.open = d.meta.shards[it->second].is_open();
       if (it->second < d.stats.size())

@@ -108,10 +108,13 @@ class GroupWorker {
       Drop(l.shard);
       // Opened before the shard is entered, so a failure leaves no state
       // whose checkpoint the shutdown would write over the lease's.
+      // A shard that expired before the group finished it ends: its lease
+      // reaches SHARD_END, its children become ready, its lease is cleaned up.
       KS_ASSIGN_OR_RETURN(auto cursor,
                           OpenReadCursor(backend_, stream_, l.shard, l.checkpoint.ResumePosition(),
                                          {o_.deaggregate, &stats_.malformed,
-                                          /*whole_records=*/handler_.defers_delivery()}));
+                                          /*whole_records=*/handler_.defers_delivery(),
+                                          /*gone_is_end=*/true}));
       Shard& s = shards_[l.shard];
       s.cursor = std::move(cursor);
       s.delivered = s.written = l.checkpoint;
@@ -243,6 +246,7 @@ class GroupWorker {
     if (writes.empty()) return false;
     KS_RETURN_IF_ERROR(coord_.Checkpoint(writes));
     for (const auto& w : writes) Drop(w.shard);
+    known_shards_ = {};  // a finished lease of an expired shard is cleaned up now
     KS_RETURN_IF_ERROR(Rebalance().status());
     return true;
   }
@@ -301,7 +305,7 @@ class GroupWorker {
   BatchHandler::Context ctx_;
   std::unique_ptr<ChangeWatch> watch_;
   std::map<uint64_t, Shard> shards_;
-  size_t known_shards_ = 0;
+  ShardMapSeen known_shards_;
   int64_t next_balance_ = 0;
   int64_t next_verify_ = 0;
   int64_t next_checkpoint_ = 0;

@@ -9,6 +9,7 @@
 // backend may keep it anywhere that offers the same.
 #pragma once
 
+#include <algorithm>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -101,6 +102,11 @@ class LeaseTable {
   // Replaces every lease (a reset), or deletes the group, unless a lease is
   // live at `now`: then kFailedPrecondition and nothing changes.
   virtual Status Replace(std::span<const Lease> leases, int64_t now) = 0;
+  // Deletes, in one atomic step, the leases of these shards that are at
+  // SHARD_END (a finished lease never changes again, whoever holds it);
+  // returns how many went. The KCL's lease cleanup of shards that no longer
+  // exist. kNotFound when the group was deleted.
+  virtual Result<size_t> RemoveFinished(std::span<const uint64_t> shards) = 0;
   virtual Status Delete(int64_t now) = 0;
 };
 
@@ -114,6 +120,12 @@ class GroupStore {
   virtual Result<std::unique_ptr<LeaseTable>> OpenLeaseTable(const std::string& stream,
                                                              const std::string& group) = 0;
 };
+
+// Whether lease is at SHARD_END and its shard is one of shards.
+inline bool FinishedIn(const Lease& lease, std::span<const uint64_t> shards) {
+  return lease.checkpoint.at_shard_end() &&
+         std::find(shards.begin(), shards.end(), lease.shard) != shards.end();
+}
 
 // Group names follow stream names: 1-128 characters of [A-Za-z0-9_.-].
 Status ValidateGroupName(std::string_view name);

@@ -29,4 +29,8 @@ Result<std::vector<bool>> MemoryLeaseTable::Apply(std::span<const LeaseUpdate> u
   return applied;
 }
 
+Result<size_t> MemoryLeaseTable::RemoveFinished(std::span<const uint64_t> shards) {
+  return std::erase_if(leases_, [&](const Lease& l) { return FinishedIn(l, shards); });
+}
+
 }  // namespace kstream

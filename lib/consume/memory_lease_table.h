@@ -19,6 +19,7 @@ class MemoryLeaseTable final : public LeaseTable {
     leases_.assign(leases.begin(), leases.end());
     return Status::Ok();
   }
+  Result<size_t> RemoveFinished(std::span<const uint64_t> shards) override;
   Status Delete(int64_t /*now*/) override {
     leases_.clear();
     return Status::Ok();

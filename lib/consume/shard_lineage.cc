@@ -15,8 +15,11 @@ std::vector<ShardLineage::Ready> ShardLineage::TakeReady(const StreamMeta& meta)
       continue;
     }
     bool parents_done = true;
+    // A parent no longer in the map expired (or was never seen): nothing of
+    // it is left to wait for, unless this reader is still reading it; its
+    // cursor then ends, as for any parent.
     for (auto p : {shard.parent, shard.adjacent_parent})
-      if (p && meta.FindShard(*p) && !done_.count(*p)) parents_done = false;
+      if (p && !done_.count(*p) && (meta.FindShard(*p) || started_.count(*p))) parents_done = false;
     if (!parents_done) continue;
     StartPosition start = start_;
     if (!initial && start.type != IteratorType::kAtTimestamp) start = StartPosition{};

@@ -20,8 +20,9 @@ class ShardLineage {
     uint64_t shard;
     StartPosition start;
   };
-  // The shards of meta not started yet whose parents (those still in meta)
-  // are done; they count as started from now on. The first call starts them
+  // The shards of meta not started yet whose parents are done (a parent
+  // that left meta, expired past retention, counts as done unless it is
+  // being read); they count as started from now on. The first call starts them
   // at the reader's position and takes closed shards as done with LATEST
   // (nothing new lands there); shards that appear later start at their
   // beginning (AT_TIMESTAMP keeps its time).

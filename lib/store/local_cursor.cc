@@ -24,7 +24,8 @@ class LocalShardCursor final : public ShardCursor {
       return Status::InvalidArgument("sequence number " + ToDecimal(start.sequence) +
                                      " does not belong to " + ShardIdFor(shard_index_));
     if (start.type == IteratorType::kAtTimestamp) min_time_ms_ = start.timestamp_ms;
-    KS_ASSIGN_OR_RETURN(auto segs, ListSegments(env_, dir_));
+    KS_ASSIGN_OR_RETURN(auto segs, Segments());
+    if (ended_) return Status::Ok();
     if (segs.empty()) {
       // No segment yet: start at the first record the shard will get.
       next_segment_ = 1;
@@ -53,7 +54,7 @@ class LocalShardCursor final : public ShardCursor {
     if (ended_) return State::kShardEnd;
     if (!reader_) {
       KS_ASSIGN_OR_RETURN(bool opened, OpenNextSegment());
-      if (!opened) return State::kCaughtUp;
+      if (!opened) return Waiting();
     }
     const size_t start_count = batch.size();
     const size_t start_bytes = batch.bytes();
@@ -79,7 +80,7 @@ class LocalShardCursor final : public ShardCursor {
         next_segment_ = f.counter + 1;
         KS_RETURN_IF_ERROR(CloseSegment());
         KS_ASSIGN_OR_RETURN(bool opened, OpenNextSegment());
-        if (!opened) return State::kCaughtUp;
+        if (!opened) return Waiting();
         continue;
       }
       // End of the data for now. If a newer segment exists this one is
@@ -89,9 +90,9 @@ class LocalShardCursor final : public ShardCursor {
       const int64_t now = SteadyMillis();
       if (now - last_listing_ms_ < 1000) return State::kCaughtUp;
       last_listing_ms_ = now;
-      KS_ASSIGN_OR_RETURN(auto segs, ListSegments(env_, dir_));
+      KS_ASSIGN_OR_RETURN(auto segs, Segments());
       auto newer = std::upper_bound(segs.begin(), segs.end(), current_first_);
-      if (newer == segs.end()) return State::kCaughtUp;
+      if (newer == segs.end()) return Waiting();
       KS_ASSIGN_OR_RETURN(next, reader_->Read(f));
       if (next == SegmentReader::Next::kFrame) {
         reader_->Seek(f.offset, f.counter - (f.type == FrameType::kRecord ? 1 : 0));
@@ -100,7 +101,7 @@ class LocalShardCursor final : public ShardCursor {
       next_segment_ = *newer;
       KS_RETURN_IF_ERROR(CloseSegment());
       KS_ASSIGN_OR_RETURN(bool opened, OpenNextSegment());
-      if (!opened) return State::kCaughtUp;
+      if (!opened) return Waiting();
     }
   }
 
@@ -110,6 +111,24 @@ class LocalShardCursor final : public ShardCursor {
   }
 
  private:
+  // Nothing to read now: the end of the shard if it expired meanwhile.
+  State Waiting() const { return ended_ ? State::kShardEnd : State::kCaughtUp; }
+
+  // The shard's segments. When its directory is gone but its stream is not,
+  // the shard expired (closed longer than retention, see ExpiredShards):
+  // whatever it still held has passed retention, so the cursor is at its
+  // end (ended_) and the list is empty.
+  Result<std::vector<uint64_t>> Segments() {
+    auto segs = ListSegments(env_, dir_);
+    if (segs.ok() || segs.status().code() != StatusCode::kNotFound) return segs;
+    const std::string shards = dir_.substr(0, dir_.rfind('/'));
+    const std::string stream = shards.substr(0, shards.rfind('/'));
+    if (env_->Exists(dir_) || !env_->Exists(JoinPath(stream, "stream.json"))) return segs;
+    ended_ = true;
+    (void)CloseSegment();
+    return std::vector<uint64_t>{};
+  }
+
   Status CloseSegment() {
     if (reader_) corrupt_closed_ += reader_->corrupt_frames();
     reader_.reset();
@@ -127,7 +146,7 @@ class LocalShardCursor final : public ShardCursor {
     }
     if (r.status().code() == StatusCode::kFailedPrecondition) return false;  // header coming
     if (r.status().code() != StatusCode::kNotFound) return r.status();
-    KS_ASSIGN_OR_RETURN(auto segs, ListSegments(env_, dir_));
+    KS_ASSIGN_OR_RETURN(auto segs, Segments());
     auto it = std::lower_bound(segs.begin(), segs.end(), next_segment_);
     if (it == segs.end()) return false;
     next_segment_ = *it;

@@ -77,6 +77,18 @@ class LocalLeaseTable final : public LeaseTable {
         /*must_exist=*/true);
   }
 
+  Result<size_t> RemoveFinished(std::span<const uint64_t> shards) override {
+    size_t removed = 0;
+    KS_RETURN_IF_ERROR(Locked(
+        [&](std::vector<Lease>& table, bool& changed) {
+          removed = std::erase_if(table, [&](const Lease& l) { return FinishedIn(l, shards); });
+          changed = removed > 0;
+          return Status::Ok();
+        },
+        /*must_exist=*/true));
+    return removed;
+  }
+
   Status Delete(int64_t now) override {
     return Locked(
         [&](std::vector<Lease>& table, bool&) {

@@ -63,7 +63,7 @@ std::string LocalStore::ShardDir(const std::string& name, uint64_t shard_index) 
 SegmentPolicy LocalStore::PolicyFor(const StreamMeta& meta) const {
   SegmentPolicy p;
   p.max_segment_bytes = max_segment_bytes_;
-  p.retention_ms = int64_t(meta.retention_hours) * 3600 * 1000;
+  p.retention_ms = meta.retention_ms();
   return p;
 }
 
@@ -146,11 +146,18 @@ Result<std::vector<std::string>> LocalStore::ListStreams() {
 Result<StreamDescription> LocalStore::DescribeStream(const std::string& name) {
   StreamDescription d;
   KS_ASSIGN_OR_RETURN(d.meta, ReadMetaFinished(name));
+  std::vector<uint64_t> gone;
   for (const auto& shard : d.meta.shards) {
-    KS_ASSIGN_OR_RETURN(ShardStats st,
-                        ComputeShardStats(env_, ShardDir(name, shard.index), shard.index));
-    d.stats.push_back(st);
+    auto st = ComputeShardStats(env_, ShardDir(name, shard.index), shard.index);
+    // A closed shard whose directory is gone expired after the map was read.
+    if (!st.ok() && st.status().code() == StatusCode::kNotFound && !shard.is_open()) {
+      gone.push_back(shard.index);
+      continue;
+    }
+    if (!st.ok()) return st.status();
+    d.stats.push_back(*st);
   }
+  RemoveShards(d.meta, gone);
   return d;
 }
 
@@ -211,15 +218,63 @@ Status LocalStore::Reshard(const std::string& name,
 
 Result<StreamMeta> LocalStore::ReadMetaFinished(const std::string& name) {
   KS_ASSIGN_OR_RETURN(StreamMeta meta, ReadMeta(name));
-  if (!meta.pending) return meta;
-  KS_ASSIGN_OR_RETURN(auto lock, LockStream(name));
-  return ReadMetaLocked(name);  // the resharder may have finished meanwhile
+  if (meta.pending) {
+    KS_ASSIGN_OR_RETURN(auto lock, LockStream(name));
+    return ReadMetaLocked(name);  // the resharder may have finished meanwhile
+  }
+  const std::vector<uint64_t> expired = ExpiredShards(meta, env_->NowMillis());
+  if (expired.empty()) return meta;
+  auto lock = LockStream(name);
+  if (lock.ok()) {
+    auto done = ReadMetaLocked(name);  // another process may have done it meanwhile
+    if (done.ok()) return done;
+  }
+  // A reader that may not change the store (no write access, a full disk)
+  // still sees the stream without the expired shards.
+  RemoveShards(meta, expired);
+  return meta;
 }
 
 Result<StreamMeta> LocalStore::ReadMetaLocked(const std::string& name) {
   KS_ASSIGN_OR_RETURN(StreamMeta meta, ReadMeta(name));
   if (meta.pending) KS_RETURN_IF_ERROR(FinishPendingReshard(meta));
+  KS_RETURN_IF_ERROR(RemoveExpiredShards(meta));
   return meta;
+}
+
+Status LocalStore::RemoveExpiredShards(StreamMeta& meta) {
+  const std::vector<uint64_t> expired = ExpiredShards(meta, env_->NowMillis());
+  if (expired.empty()) return Status::Ok();
+  // The map first, the files after: a crash in between leaves directories
+  // nothing names (removed by the next sweep), never a shard without files.
+  RemoveShards(meta, expired);
+  KS_RETURN_IF_ERROR(WriteMeta(meta));
+  SweepShardDirs(meta);
+  return Status::Ok();
+}
+
+void LocalStore::SweepShardDirs(const StreamMeta& meta) {
+  const std::string shards = JoinPath(StreamDir(meta.name), "shards");
+  auto names = env_->ListDir(shards);
+  if (!names.ok()) return;
+  auto named = [&](uint64_t index) {
+    if (meta.FindShard(index)) return true;
+    if (!meta.pending) return false;
+    for (const auto& child : meta.pending->open)
+      if (child.index == index) return true;
+    return false;
+  };
+  bool removed = false;
+  for (const auto& n : *names) {
+    auto index = ParseShardId(n);
+    // Indexes are never reused and a reshard names its children (with
+    // indexes from next_shard_index up) before making their directories, so
+    // a directory below next_shard_index that the map does not name is one
+    // whose shard expired: no lock is needed to tell.
+    if (!index.ok() || *index >= meta.next_shard_index || named(*index)) continue;
+    if (env_->RemoveTree(JoinPath(shards, n)).ok()) removed = true;
+  }
+  if (removed) (void)env_->SyncDir(shards);
 }
 
 Result<StreamMeta> LocalStore::ListShards(const std::string& name) {
@@ -228,9 +283,7 @@ Result<StreamMeta> LocalStore::ListShards(const std::string& name) {
 
 Result<ShardStats> LocalStore::GetShardStats(const std::string& name, uint64_t shard_index) {
   KS_ASSIGN_OR_RETURN(StreamMeta meta, ReadMeta(name));
-  if (!meta.FindShard(shard_index))
-    return Status::NotFound("shard " + ShardIdFor(shard_index) + " does not exist in stream '" +
-                            name + "'");
+  if (!meta.FindShard(shard_index)) return ShardNotFound(meta, shard_index);
   return ComputeShardStats(env_, ShardDir(name, shard_index), shard_index);
 }
 
@@ -255,9 +308,10 @@ Status LocalStore::SetRetention(const std::string& name, int hours) {
 }
 
 Status LocalStore::TrimStream(const std::string& name) {
-  KS_ASSIGN_OR_RETURN(StreamMeta meta, ReadMeta(name));
+  KS_ASSIGN_OR_RETURN(StreamMeta meta, ReadMetaFinished(name));  // expires closed shards
   for (const auto& shard : meta.shards)
-    TrimShardSegments(env_, ShardDir(name, shard.index), PolicyFor(meta).retention_ms);
+    TrimShardSegments(env_, ShardDir(name, shard.index), meta.retention_ms());
+  SweepShardDirs(meta);
   return Status::Ok();
 }
 
@@ -273,10 +327,12 @@ Status LocalStore::MergeShards(const std::string& name, uint64_t a_index, uint64
 
 Result<std::unique_ptr<StreamWriter>> LocalStore::OpenWriter(const std::string& name,
                                                              SyncMode sync) {
+  // Reading the map expires closed shards past retention; writers also roll
+  // and trim as they go; this covers streams idle since.
   KS_ASSIGN_OR_RETURN(StreamMeta meta, ReadMetaFinished(name));
-  // Writers also roll and trim as they go; this covers streams idle since.
   for (const auto& shard : meta.shards)
-    TrimShardSegments(env_, ShardDir(name, shard.index), PolicyFor(meta).retention_ms);
+    TrimShardSegments(env_, ShardDir(name, shard.index), meta.retention_ms());
+  SweepShardDirs(meta);
   return NewLocalStreamWriter(this, name, std::move(meta), sync);
 }
 
@@ -284,9 +340,7 @@ Result<std::unique_ptr<ShardCursor>> LocalStore::OpenCursor(const std::string& n
                                                             uint64_t shard_index,
                                                             const StartPosition& start) {
   KS_ASSIGN_OR_RETURN(StreamMeta meta, ReadMeta(name));
-  if (!meta.FindShard(shard_index))
-    return Status::NotFound("shard " + ShardIdFor(shard_index) + " does not exist in stream '" +
-                            name + "'");
+  if (!meta.FindShard(shard_index)) return ShardNotFound(meta, shard_index);
   return NewLocalShardCursor(env_, ShardDir(name, shard_index), shard_index, start);
 }
 

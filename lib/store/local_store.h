@@ -39,7 +39,8 @@ class LocalStore final : public Backend {
   Status UpdateTags(const std::string& name, const std::map<std::string, std::string>& set,
                     const std::vector<std::string>& remove) override;
 
-  // Removes segments that fell out of retention in every shard of the stream.
+  // Removes segments that fell out of retention in every shard of the
+  // stream, and the closed shards whose close time did (see ExpiredShards).
   Status TrimStream(const std::string& name);
 
   // For the writer and tests.
@@ -49,7 +50,9 @@ class LocalStore final : public Backend {
   std::string ShardDir(const std::string& name, uint64_t shard_index) const;
   // The metadata as stored (possibly with a reshard in progress).
   Result<StreamMeta> ReadMeta(const std::string& name);
-  // The metadata with any interrupted reshard finished first.
+  // The metadata with any interrupted reshard finished first and the closed
+  // shards past retention removed (both under the stream lock, only when
+  // there is work: a plain read otherwise).
   Result<StreamMeta> ReadMetaFinished(const std::string& name);
   SegmentPolicy PolicyFor(const StreamMeta& meta) const;
   // Segment size limit; tests lower it to exercise rolling.
@@ -63,8 +66,15 @@ class LocalStore final : public Backend {
   // With the stream lock held: seals meta.pending's parents, records the result.
   Status FinishPendingReshard(StreamMeta& meta);
   Status WriteMeta(const StreamMeta& meta);
-  // With the stream lock held: the metadata, a pending reshard finished.
+  // With the stream lock held: the metadata, a pending reshard finished,
+  // expired shards removed.
   Result<StreamMeta> ReadMetaLocked(const std::string& name);
+  // With the stream lock held: drops the closed shards past retention from
+  // the map, writes it, then deletes their directories.
+  Status RemoveExpiredShards(StreamMeta& meta);
+  // Deletes shard directories the map no longer names (left by a crash
+  // between writing the map and deleting them). Best effort; no lock needed.
+  void SweepShardDirs(const StreamMeta& meta);
   Result<std::unique_ptr<LockFile>> LockStream(const std::string& name);
 
   Env* env_;

@@ -106,6 +106,14 @@ class LocalStreamWriter final : public StreamWriter {
     return raw;
   }
 
+  // Whether the stream still exists and shard_index is no longer open in it.
+  bool ShardClosedSince(uint64_t shard_index) {
+    auto meta = store_->ReadMetaFinished(name_);
+    if (!meta.ok()) return false;
+    const ShardMeta* shard = meta->FindShard(shard_index);
+    return !shard || !shard->is_open();
+  }
+
   // Appends every pending record; those that met a sealed shard stay pending
   // after the metadata is reloaded.
   Status AppendPending(std::span<const PutRecord> records, std::vector<PutResult>& results) {
@@ -129,8 +137,15 @@ class LocalStreamWriter final : public StreamWriter {
           pending_.insert(pending_.end(), idx.begin(), idx.end());
           continue;
         }
-        if (appended.status().code() == StatusCode::kNotFound)
-          return Status::NotFound("stream '" + name_ + "' was deleted while writing");
+        if (appended.status().code() == StatusCode::kNotFound) {
+          // A shard that was closed and then expired under an idle writer
+          // has no files left: the map moved on, the stream did not go.
+          if (!ShardClosedSince(shard_index))
+            return Status::NotFound("stream '" + name_ + "' was deleted while writing");
+          resharded = true;
+          pending_.insert(pending_.end(), idx.begin(), idx.end());
+          continue;
+        }
         return appended.status();
       }
       for (size_t k = 0; k < idx.size(); ++k)

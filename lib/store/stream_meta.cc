@@ -30,6 +30,30 @@ const ShardMeta* StreamMeta::OpenShardFor(uint128 hash_key) const {
   return nullptr;
 }
 
+std::vector<uint64_t> ExpiredShards(const StreamMeta& meta, int64_t now) {
+  std::vector<uint64_t> expired;
+  const int64_t cutoff = now - meta.retention_ms();
+  for (const auto& s : meta.shards)
+    if (s.closed_ms && *s.closed_ms < cutoff) expired.push_back(s.index);
+  return expired;
+}
+
+void RemoveShards(StreamMeta& meta, const std::vector<uint64_t>& indexes) {
+  std::erase_if(meta.shards, [&](const ShardMeta& s) {
+    return std::find(indexes.begin(), indexes.end(), s.index) != indexes.end();
+  });
+}
+
+Status ShardNotFound(const StreamMeta& meta, uint64_t index) {
+  if (index < meta.next_shard_index)
+    return Status::NotFound("shard " + ShardIdFor(index) + " no longer exists in stream '" +
+                            meta.name + "': it was closed by resharding more than the " +
+                            std::to_string(meta.retention_hours) +
+                            "h retention period ago, and its records are gone");
+  return Status::NotFound("shard " + ShardIdFor(index) + " does not exist in stream '" + meta.name +
+                          "'");
+}
+
 namespace {
 Status CheckOpen(const StreamMeta& m, uint64_t index, const ShardMeta** out) {
   *out = m.FindShard(index);

@@ -66,7 +66,19 @@ struct StreamMeta {
   std::vector<const ShardMeta*> OpenShards() const;  // by starting hash key
   // The open shard whose range holds hash_key.
   const ShardMeta* OpenShardFor(uint128 hash_key) const;
+  int64_t retention_ms() const { return int64_t(retention_hours) * 3600 * 1000; }
 };
+
+// The closed shards whose close time is older than now - retention: every
+// record they hold has passed retention, so (as in Kinesis, where such
+// shards stop being listed) they leave the stream.
+std::vector<uint64_t> ExpiredShards(const StreamMeta& meta, int64_t now);
+// Drops the given shards from meta.shards. Children keep their parent ids, as
+// Kinesis keeps ParentShardId of a shard whose parent expired.
+void RemoveShards(StreamMeta& meta, const std::vector<uint64_t>& indexes);
+// The kNotFound for a shard absent from meta: one that existed and expired
+// (an index below next_shard_index), or one that never existed.
+Status ShardNotFound(const StreamMeta& meta, uint64_t index);
 
 // Plans (and checks) a split of `shard` at new_starting_hash_key, or a merge
 // of two adjacent open shards, with children numbered from next_shard_index.

@@ -52,7 +52,7 @@ struct GroupFixture : kstest::TestStore {
                                               LeaseCoordinator::Options{id, kTimeout, {}});
   }
   void Sync() {
-    size_t known = 0;
+    ShardMapSeen known;
     REQUIRE(SyncLeases(store, "s", *table, StartPosition{}, &known).ok());
   }
 
@@ -282,9 +282,9 @@ TEST_SUITE("group") {
     CHECK(latest[2].checkpoint == Checkpoint::Sequence(MakeSequenceNumber(2, 0)));  // empty
     CHECK(latest[2].parents == std::vector<uint64_t>{0});
 
-    size_t known = 0;
+    ShardMapSeen known;
     REQUIRE(SyncLeases(f.store, "s", *f.table, {IteratorType::kAtTimestamp, 0, 5}, &known).ok());
-    CHECK(known == 4);
+    CHECK(known.shards == 4);
     REQUIRE(f.store.SplitShard("s", 1, (uint128(1) << 127) + 5).ok());
     REQUIRE(SyncLeases(f.store, "s", *f.table, {IteratorType::kAtTimestamp, 0, 5}, &known).ok());
     auto leases = f.Leases();
