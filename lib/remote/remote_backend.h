@@ -12,7 +12,8 @@
 //   one call are acknowledged only once all are in. Sync is a no-op: the
 //   service acknowledges durable records.
 // - Cursors read with GetShardIterator / GetRecords, at most 5 calls per
-//   second per shard, and renew an expired iterator where they left off.
+//   second per shard, one page ahead on a thread of their own while the
+//   shard has a backlog, and renew an expired iterator where they left off.
 // - Watch polls: it wakes a follower every poll interval.
 //
 // Not thread-safe; every object it returns talks through its own client.

@@ -1,8 +1,21 @@
 // Reading a shard through GetShardIterator / GetRecords, and the polling
 // watch of a remote follower.
+//
+// While a shard has a backlog, its cursor reads one page ahead on a thread
+// of its own, as the KCL's prefetching publisher does: a reader that goes
+// round several shards then waits for the slowest answer of a round, not
+// for the sum of them, and each shard keeps to the service's 5 calls per
+// second on its own. Once a shard is caught up, a call is made only when
+// the reader asks (a finished or idle reader costs the shard nothing).
 #include <poll.h>
+#include <pthread.h>
+#include <signal.h>
 
 #include <algorithm>
+#include <condition_variable>
+#include <mutex>
+#include <optional>
+#include <thread>
 
 #include "core/clock.h"
 #include "core/text.h"
@@ -20,17 +33,108 @@ class RemoteCursor final : public ShardCursor {
         options_(options),
         stream_(std::move(stream)),
         shard_index_(shard_index),
-        start_(start) {}
+        start_(start) {
+    // The fetcher's waits (pacing, backoff) end at once when the cursor closes.
+    client_.sleep = [this](int ms) {
+      std::unique_lock<std::mutex> lock(mu_);
+      cv_.wait_for(lock, std::chrono::milliseconds(ms), [this] { return closing_; });
+    };
+  }
 
-  // Gets the first iterator.
+  ~RemoteCursor() override {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      closing_ = true;
+    }
+    cv_.notify_all();
+    if (fetcher_.joinable()) fetcher_.join();  // at most the call in flight
+  }
+
+  // Gets the first iterator (before the fetcher exists).
   Status Open() { return GetIterator(start_); }
 
   Result<State> Read(RecordBatch& batch, size_t max_records, size_t) override {
-    if (ended_) return State::kShardEnd;
-    const size_t limit = std::clamp<size_t>(max_records, 1, kMaxGetRecords);
+    if (taken_ == page_.records.size()) {
+      if (!page_.status.ok()) return page_.status;
+      if (page_.state == State::kShardEnd) return State::kShardEnd;
+      // Used up, or it said "caught up" and the reader asks again: the next one.
+      page_ = TakePage(max_records);
+      taken_ = 0;
+      if (!page_.status.ok()) return page_.status;
+    }
+    const size_t n = std::min(max_records, page_.records.size() - taken_);
+    for (size_t i = 0; i < n; ++i) batch.Add(page_.records[taken_ + i]);
+    taken_ += n;
+    return taken_ < page_.records.size() ? State::kMore : page_.state;
+  }
+
+  uint64_t shard_index() const override { return shard_index_; }
+  uint64_t corrupt_records() const override { return 0; }
+
+ private:
+  // One GetRecords answer, decoded.
+  struct Page {
+    Status status = Status::Ok();  // a failed call ends the cursor
+    RecordBatch records;
+    State state = State::kMore;  // of the shard after these records
+  };
+
+  // The next page: the one read ahead, else one fetched now (by the fetcher,
+  // so only one thread ever uses the client). Blocks until it is there.
+  Page TakePage(size_t max_records) {
+    std::unique_lock<std::mutex> lock(mu_);
+    // Reading ahead fetches up to 4 of the reader's largest reads: one taking
+    // a few records (kstream-get -n 5) does not pull 10,000, and one whose
+    // batch has little room left this time still gets full pages.
+    largest_read_ = std::max(largest_read_, max_records);
+    read_ahead_limit_ = std::clamp<size_t>(4 * largest_read_, 1, kMaxGetRecords);
+    if (!ready_) {
+      wanted_limit_ = std::clamp<size_t>(max_records, 1, kMaxGetRecords);
+      if (!fetcher_.joinable()) fetcher_ = std::thread([this] { FetchLoop(); });
+      cv_.notify_all();
+      cv_.wait(lock, [this] { return ready_.has_value(); });
+    }
+    Page page = std::move(*ready_);
+    ready_.reset();
+    wanted_limit_ = 0;  // a page came, whichever call it was
+    if (page.status.ok() && page.state == State::kMore) cv_.notify_all();  // read the next one
+    return page;
+  }
+
+  void FetchLoop() {
+    // Signals go to the reader's thread, whose blocking calls they interrupt.
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, nullptr);
+    std::unique_lock<std::mutex> lock(mu_);
+    for (bool first = true;; first = false) {
+      // Fetch when asked, or ahead while the last page said there is more.
+      cv_.wait(lock, [this] { return closing_ || (!ready_ && (wanted_limit_ || ahead_)); });
+      if (closing_) return;
+      // The first call takes what the first read asked for; later ones, full
+      // pages (whatever room the reader's batch happens to have now).
+      const size_t limit = first ? wanted_limit_ : read_ahead_limit_;
+      wanted_limit_ = 0;
+      lock.unlock();
+      Page page = Fetch(limit);
+      lock.lock();
+      ahead_ = page.status.ok() && page.state == State::kMore;
+      const bool last = !page.status.ok() || page.state == State::kShardEnd;
+      ready_ = std::move(page);
+      cv_.notify_all();
+      if (last) return;
+    }
+  }
+
+  Page Fetch(size_t limit) {
+    Page page;
     std::string answer;
     for (int renewals = 0;; ++renewals) {
       Pace();
+      if (Closing()) {
+        page.status = Status::IOError("the cursor was closed");
+        return page;
+      }
       const std::string body =
           "{\"ShardIterator\":\"" + iterator_ + "\",\"Limit\":" + std::to_string(limit) + "}";
       ApiError error;
@@ -42,18 +146,32 @@ class RemoteCursor final : public ShardCursor {
       }
       // An iterator lives 5 minutes: a reader that paused longer goes on
       // where it left off with a new one.
-      if (error.type != "ExpiredIteratorException" || renewals >= 2) return Located(r.status());
+      if (error.type != "ExpiredIteratorException" || renewals >= 2) {
+        page.status = Located(r.status());
+        return page;
+      }
       StartPosition resume = start_;
       if (last_seq_) resume = {IteratorType::kAfterSequenceNumber, *last_seq_, 0};
-      KS_RETURN_IF_ERROR(GetIterator(resume));
+      if (Status s = GetIterator(resume); !s.ok()) {
+        page.status = s;
+        return page;
+      }
     }
-    return Decode(answer, batch, limit);
+    Result<State> state = Decode(answer, page.records, limit);
+    if (state.ok()) {
+      page.state = *state;
+    } else {
+      page.status = state.status();
+      page.records.Clear();
+    }
+    return page;
   }
 
-  uint64_t shard_index() const override { return shard_index_; }
-  uint64_t corrupt_records() const override { return 0; }
+  bool Closing() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return closing_;
+  }
 
- private:
   Status Located(const Status& s) const {
     return s.Prefixed("stream '" + stream_ + "' " + ShardIdFor(shard_index_));
   }
@@ -118,7 +236,7 @@ class RemoteCursor final : public ShardCursor {
     }
     std::string_view next;
     if (root["NextShardIterator"].get(next) || next.empty()) {
-      ended_ = true;  // null: the shard is closed and read to its end
+      // null: the shard is closed and read to its end
       return State::kShardEnd;
     }
     iterator_ = std::string(next);
@@ -127,6 +245,7 @@ class RemoteCursor final : public ShardCursor {
     return count >= limit || behind > 0 ? State::kMore : State::kCaughtUp;
   }
 
+  // The fetcher's (after Open): the client and the shard's position.
   KinesisClient client_;
   RemoteOptions options_;
   std::string stream_;
@@ -135,9 +254,23 @@ class RemoteCursor final : public ShardCursor {
   std::string iterator_;
   std::optional<SequenceNumber> last_seq_;
   int64_t last_call_ms_ = 0;
-  bool ended_ = false;
   std::string data_;
   simdjson::dom::parser parser_;
+
+  // The reader's: the page it takes records from.
+  Page page_;
+  size_t taken_ = 0;
+  size_t largest_read_ = 0;
+
+  // Shared, under mu_.
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::optional<Page> ready_;  // fetched, not taken yet
+  size_t wanted_limit_ = 0;    // the reader waits for a page of up to this many
+  size_t read_ahead_limit_ = kMaxGetRecords;
+  bool ahead_ = false;  // the last page said there is more: read on
+  bool closing_ = false;
+  std::thread fetcher_;  // started by the first read
 };
 
 // A follower polls: nothing tells it that records arrived.
