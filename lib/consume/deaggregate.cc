@@ -7,7 +7,7 @@ namespace {
 
 bool AnyMagic(const RecordBatch& batch) {
   for (size_t i = 0; i < batch.size(); ++i)
-    if (kpl::HasMagic(batch[i].data)) return true;
+    if (kpl::HasMagic(batch.data(i))) return true;
   return false;
 }
 

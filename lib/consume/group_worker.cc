@@ -146,10 +146,11 @@ class GroupWorker {
         finished_ = true;  // stopped with the batch undelivered
         break;
       }
-      s.last_handed = s.pending[s.pending.size() - 1].sequence;
-      s.handled = Checkpoint::Through(s.pending[s.pending.size() - 1]);
+      const RecordBatch::Record last = s.pending[s.pending.size() - 1];
+      s.last_handed = last.sequence;
+      s.handled = Checkpoint::Through(last);
       unflushed_records_ += s.pending.size();
-      for (size_t i = 0; i < s.pending.size(); ++i) unflushed_bytes_ += s.pending[i].data.size();
+      unflushed_bytes_ += s.pending.data_bytes();  // no record built again to count them
       s.pending.Clear();
       if (*stop_) break;
     }

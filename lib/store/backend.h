@@ -102,9 +102,9 @@ class StreamWriter {
   // up on some and the caller cannot take that, the first one's error.
   Status RecordErrorsStatus() const {
     if (record_errors_.empty() || record_errors_allowed_) return Status::Ok();
-    return Status::LimitExceeded(std::to_string(record_errors_.size()) +
-                                 " record(s) of the batch were not written; the first: " +
-                                 record_errors_.front().message);
+    return Status::LimitExceeded(
+        std::to_string(record_errors_.size()) +
+        " record(s) of the batch were not written; the first: " + record_errors_.front().message);
   }
 
   std::vector<RecordError> record_errors_;
@@ -152,6 +152,7 @@ class RecordBatch {
     bytes_.clear();
     entries_.clear();
     wide_.clear();
+    data_bytes_ = 0;
   }
   void Add(const SequenceNumber& seq, int64_t arrival_ms, const std::optional<uint128>& ehk,
            std::string_view key, std::string_view data,
@@ -174,6 +175,13 @@ class RecordBatch {
   size_t size() const { return entries_.size(); }
   bool empty() const { return entries_.empty(); }
   size_t bytes() const { return bytes_.size(); }
+  // The sum of the records' data sizes (keys not counted).
+  uint64_t data_bytes() const { return data_bytes_; }
+  // Record i's data alone: cheaper than operator[] where nothing else is needed.
+  std::string_view data(size_t i) const {
+    const Entry& e = entries_[i];
+    return {bytes_.data() + e.offset + e.key_len, e.data_len};
+  }
   Record operator[](size_t i) const {
     const Entry& e = entries_[i];
     const char* p = bytes_.data() + e.offset;
@@ -194,6 +202,7 @@ class RecordBatch {
     const size_t off = bytes_.size();
     bytes_.append(key);
     bytes_.append(data);
+    data_bytes_ += data.size();
     entries_.push_back({seq, wide, arrival_ms, ehk, off, key.size(), data.size(), sub_sequence});
   }
   struct Entry {
@@ -207,6 +216,7 @@ class RecordBatch {
   std::string bytes_;
   std::vector<Entry> entries_;
   std::vector<SequenceNumber> wide_;
+  uint64_t data_bytes_ = 0;
 };
 
 // Reads one shard from a start position onwards. Not thread-safe.

@@ -199,7 +199,10 @@ Result<size_t> SegmentReader::Fill(size_t need) {
   }
   buf_offset_ = offset_;
   const size_t have = buf_.size();
-  const size_t want = std::max(need - have, kReadChunk);
+  // The unread tail and the read together fill kReadChunk (more only for a
+  // larger frame): the buffer keeps its size, so it is not allocated again
+  // (and its pages faulted in afresh) at every refill.
+  const size_t want = std::max(need, kReadChunk) - have;
   buf_.resize(have + want);
   auto got = file_->ReadAt(buf_offset_ + have, want, buf_.data() + have);
   if (!got.ok()) {
