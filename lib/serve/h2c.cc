@@ -16,6 +16,7 @@
 #include <map>
 #include <mutex>
 
+#include "serve/body_stream.h"
 #include "serve/worker_pool.h"
 
 namespace kstream::serve {
@@ -42,7 +43,8 @@ struct Stream {
   bool taken = false;      // handed out by TakeRequests
   bool answered = false;
   WireResponse response;
-  size_t sent = 0;  // bytes of response.body handed to nghttp2
+  size_t sent = 0;        // bytes of response.body handed to nghttp2
+  bool deferred = false;  // a streamed answer waiting for its producer
 };
 
 }  // namespace
@@ -81,6 +83,8 @@ struct H2Session::Impl {
   static int OnClose(nghttp2_session*, int32_t id, uint32_t, void* self);
   static ssize_t ReadBody(nghttp2_session*, int32_t id, uint8_t* buf, size_t length,
                           uint32_t* flags, nghttp2_data_source*, void* self);
+  static ssize_t ReadStreamedBody(nghttp2_session*, int32_t id, uint8_t* buf, size_t length,
+                                  uint32_t* flags, nghttp2_data_source*, void* self);
 };
 
 int H2Session::Impl::OnBeginHeaders(nghttp2_session*, const nghttp2_frame* frame, void* self) {
@@ -140,6 +144,7 @@ int H2Session::Impl::OnFrame(nghttp2_session*, const nghttp2_frame* frame, void*
 int H2Session::Impl::OnClose(nghttp2_session*, int32_t id, uint32_t, void* self) {
   auto* impl = static_cast<Impl*>(self);
   if (Stream* s = impl->Find(id)) {
+    if (s->response.stream) s->response.stream->Cancel();  // its producer stops
     impl->ReleaseBody(*s);
     if (s->answered) impl->unsent -= s->response.body.size() - s->sent;
     impl->streams.erase(id);
@@ -158,6 +163,22 @@ ssize_t H2Session::Impl::ReadBody(nghttp2_session*, int32_t id, uint8_t* buf, si
   s->sent += n;
   impl->unsent -= n;
   if (s->sent == body.size()) *flags |= NGHTTP2_DATA_FLAG_EOF;
+  return ssize_t(n);
+}
+
+ssize_t H2Session::Impl::ReadStreamedBody(nghttp2_session*, int32_t id, uint8_t* buf, size_t length,
+                                          uint32_t* flags, nghttp2_data_source*, void* self) {
+  auto* impl = static_cast<Impl*>(self);
+  Stream* s = impl->Find(id);
+  if (!s) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
+  bool ended = false;
+  const size_t n = s->response.stream->Read(reinterpret_cast<char*>(buf), length, &ended);
+  if (ended) {
+    *flags |= NGHTTP2_DATA_FLAG_EOF;
+  } else if (n == 0) {
+    s->deferred = true;
+    return NGHTTP2_ERR_DEFERRED;
+  }
   return ssize_t(n);
 }
 
@@ -183,12 +204,12 @@ void H2Session::Impl::Submit(int32_t id, Stream& s, WireResponse response) {
       c = char(std::tolower(static_cast<unsigned char>(c)));  // HTTP/2 wants lower case
     add(k, v);
   }
-  add(length_name, length);
+  if (!s.response.stream) add(length_name, length);
   nghttp2_data_provider body{};
-  body.read_callback = ReadBody;
+  body.read_callback = s.response.stream ? ReadStreamedBody : ReadBody;
   // nghttp2 copies the header block; the body is read from the stream later.
   nghttp2_submit_response(session, id, nva.data(), nva.size(),
-                          s.response.body.empty() ? nullptr : &body);
+                          s.response.body.empty() && !s.response.stream ? nullptr : &body);
 }
 
 // A request has ended: answered here if it cannot reach the Responder,
@@ -197,11 +218,12 @@ void H2Session::Impl::Finish(int32_t id) {
   Stream* s = Find(id);
   if (!s || s->taken || s->answered || s->refused) return;
   if (s->too_large) {
-    Submit(id, *s, WireResponse{413, {}, {}});  // as cpp-httplib answers HTTP/1.1
+    Submit(id, *s, WireResponse{413, {}, {}, {}});  // as cpp-httplib answers HTTP/1.1
   } else if (s->request.method != "POST") {
-    Submit(id, *s, WireResponse{404, {}, {}});  // as cpp-httplib: only POST is routed
+    Submit(id, *s, WireResponse{404, {}, {}, {}});  // as cpp-httplib: only POST is routed
   } else {
     s->taken = true;  // its body stays counted in `buffered` until it is answered
+    s->request.http2 = true;
     pending.push_back(H2Request{id, std::move(s->request), std::move(s->body)});
     s->request = WireRequest{};
     s->body.clear();
@@ -232,6 +254,8 @@ H2Session::H2Session(std::string remote_addr, const H2Limits& limits)
 }
 
 H2Session::~H2Session() {
+  for (auto& [id, s] : impl_->streams)
+    if (s.response.stream) s.response.stream->Cancel();
   nghttp2_session_del(impl_->session);
 }
 
@@ -258,8 +282,25 @@ std::vector<H2Request> H2Session::TakeRequests() {
 
 void H2Session::Answer(int32_t stream_id, WireResponse response) {
   Stream* s = impl_->Find(stream_id);
-  if (!s || !s->taken || s->answered) return;  // closed meanwhile, or not ours to answer
+  if (!s || !s->taken || s->answered) {  // closed meanwhile, or not ours to answer
+    if (response.stream) response.stream->Cancel();
+    return;
+  }
   impl_->Submit(stream_id, *s, std::move(response));
+}
+
+size_t H2Session::StreamingAnswers() const {
+  size_t n = 0;
+  for (const auto& [id, s] : impl_->streams) n += s.response.stream ? 1 : 0;
+  return n;
+}
+
+void H2Session::ResumeStreamingAnswers() {
+  for (auto& [id, s] : impl_->streams) {
+    if (!s.deferred || !s.response.stream->Ready()) continue;
+    s.deferred = false;
+    nghttp2_session_resume_data(impl_->session, id);
+  }
 }
 
 bool H2Session::Send(std::string& out) {
@@ -330,8 +371,16 @@ class AnswerQueue {
   void Push(int32_t stream_id, WireResponse response) {
     {
       std::lock_guard<std::mutex> lock(mu_);
+      if (abandoned_) {  // no one will send it: a streamed answer's producer stops
+        if (response.stream) response.stream->Cancel();
+        return;
+      }
       answers_.emplace_back(stream_id, std::move(response));
     }
+    Poke();
+  }
+  // Wakes the connection's thread (a streamed answer has more to send).
+  void Poke() {
     const uint64_t one = 1;
     (void)!::write(fd_, &one, sizeof(one));
   }
@@ -343,8 +392,15 @@ class AnswerQueue {
     answers.swap(answers_);
     return answers;
   }
-  // The connection has ended: a request not yet started is not run.
-  void Abandon() { abandoned_ = true; }
+  // The connection has ended: a request not yet started is not run, an
+  // answer not yet taken is dropped.
+  void Abandon() {
+    std::lock_guard<std::mutex> lock(mu_);
+    abandoned_ = true;
+    for (auto& [id, response] : answers_)
+      if (response.stream) response.stream->Cancel();
+    answers_.clear();
+  }
   bool abandoned() const { return abandoned_; }
 
  private:
@@ -381,10 +437,15 @@ void ServeH2Connection(int fd, std::string_view received, std::string remote_add
   char buf[16 << 10];
   for (;;) {
     for (auto& [id, response] : answers->Take()) {
+      if (response.stream)
+        response.stream->SetWaker([queue = std::weak_ptr<AnswerQueue>(answers)] {
+          if (auto q = queue.lock()) q->Poke();
+        });
       h2.Answer(id, std::move(response));
       --working;
       quiet_since = std::chrono::steady_clock::now();
     }
+    h2.ResumeStreamingAnswers();
     for (H2Request& request : h2.TakeRequests()) waiting.push_back(std::move(request));
     while (!waiting.empty() && h2.UnsentBytes() < limits.max_unsent_bytes) {
       auto job = std::make_shared<H2Request>(std::move(waiting.front()));
@@ -420,8 +481,9 @@ void ServeH2Connection(int fd, std::string_view received, std::string remote_add
       continue;
     }
     if (ready != 0) continue;  // answers back (taken above), or a signal
-    // A request a worker is on is not a stall, however long it takes.
-    if (working > 0) continue;
+    // A request a worker is on is not a stall, however long it takes; nor
+    // is a streamed answer waiting for its producer.
+    if (working > 0 || h2.StreamingAnswers() > 0) continue;
     const int timeout = h2.OpenStreams() ? limits.io_timeout_ms : limits.idle_timeout_ms;
     if (MillisSince(quiet_since) < timeout) continue;
     if (closing) return;  // the peer left streams open after GOAWAY

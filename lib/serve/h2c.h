@@ -15,6 +15,8 @@
 
 namespace kstream::serve {
 
+class BodyStream;
+
 // One request as either protocol delivered it. Over HTTP/2 the header names
 // are lower case and include the pseudo-header ":authority" (what SigV4
 // signs instead of "host"); method and target come from ":method" and ":path".
@@ -24,6 +26,7 @@ struct WireRequest {
   std::string remote_addr;
   std::vector<std::pair<std::string, std::string>> headers;
   std::string_view body;
+  bool http2 = false;  // arrived over HTTP/2 (a streamed answer is possible)
 
   // The first value of header `name` (case-insensitive), or "".
   std::string_view Header(std::string_view name) const;
@@ -33,6 +36,9 @@ struct WireResponse {
   int status = 200;
   std::vector<std::pair<std::string, std::string>> headers;  // any case (HTTP/2 lowers it)
   std::string body;
+  // HTTP/2 only: a body sent as it is produced (no content-length), instead
+  // of `body`; cancelled when the stream or connection ends first.
+  std::shared_ptr<BodyStream> stream = nullptr;
 };
 
 using Responder = std::function<WireResponse(const WireRequest&)>;
@@ -96,6 +102,10 @@ class H2Session {
   // Bytes of submitted answers not yet handed to Send: they wait for the
   // peer's flow-control window.
   size_t UnsentBytes() const;
+  // Streamed answers still being sent; Resume after their producers wrote
+  // (a stream with nothing to send waits, deferred, until then).
+  size_t StreamingAnswers() const;
+  void ResumeStreamingAnswers();
   // GOAWAY (no error) after the last stream received; later ones are
   // refused, those received are still answered.
   void Shutdown();
@@ -113,8 +123,10 @@ class WorkerPool;
 // are answered before the connection ends). `received` holds the bytes
 // already read from fd, starting with the preface. The calling thread owns
 // the session; the requests of the connection run on `workers` at once
-// (up to the concurrent-streams limit), their answers sent as they finish.
-// Does not close fd. Malformed input never crashes.
+// (up to the concurrent-streams limit), their answers sent as they finish;
+// a streamed answer (WireResponse::stream) is sent by this thread as its
+// producer writes, woken through the same queue as the answers, so it holds
+// no worker. Does not close fd. Malformed input never crashes.
 void ServeH2Connection(int fd, std::string_view received, std::string remote_addr,
                        const H2Limits& limits, const Responder& respond, WorkerPool& workers,
                        const std::function<bool()>& stopping);

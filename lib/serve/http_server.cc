@@ -20,6 +20,7 @@ namespace {
 constexpr std::string_view kTargetPrefix = "Kinesis_20131202.";
 constexpr char kJsonType[] = "application/x-amz-json-1.1";
 constexpr char kCborType[] = "application/x-amz-cbor-1.1";
+constexpr char kEventStreamType[] = "application/vnd.amazon.eventstream";
 
 int64_t EpochMillis() {
   using namespace std::chrono;
@@ -62,7 +63,7 @@ Status ParseListenAddress(const std::string& text, std::string& host, int& port)
 }
 
 HttpReply HandleRequest(Service& service, std::string_view content_type, std::string_view target,
-                        std::string_view body, const ApiStatus& auth) {
+                        std::string_view body, const ApiStatus& auth, bool http2) {
   HttpReply reply;
   const Encoding encoding =
       content_type.rfind("application/x-amz-cbor", 0) == 0 ? Encoding::kCbor : Encoding::kJson;
@@ -77,10 +78,19 @@ HttpReply HandleRequest(Service& service, std::string_view content_type, std::st
     status = auth;
   } else {
     auto request = encoding == Encoding::kCbor ? DecodeCbor(body) : DecodeJson(body);
-    if (!request.ok())
+    if (!request.ok()) {
       status = ApiError::Serialization(request.status().message());
-    else
+    } else if (http2 && reply.operation == "SubscribeToShard") {
+      auto stream = service.SubscribeToShard(*request, encoding);
+      if (stream.ok()) {
+        reply.stream = std::move(stream).value();
+        reply.content_type = kEventStreamType;
+        return reply;
+      }
+      status = stream.status();
+    } else {
       status = service.Call(reply.operation, *request, out);
+    }
   }
   if (status.ok()) {
     reply.body = std::move(out.body());
@@ -149,7 +159,7 @@ WireResponse Respond(Service& service, const ServerOptions& options, AccessLog& 
     auth = VerifySignature(*options.keys, signed_request, EpochMillis() / 1000);
   }
   HttpReply reply = HandleRequest(service, req.Header("Content-Type"), req.Header("X-Amz-Target"),
-                                  req.body, auth);
+                                  req.body, auth, req.http2);
   WireResponse res;
   res.status = reply.status;
   res.headers = {{"Content-Type", reply.content_type}, {"x-amzn-RequestId", RequestId()}};
@@ -159,6 +169,7 @@ WireResponse Respond(Service& service, const ServerOptions& options, AccessLog& 
     log.Write(req, reply, took.count());
   }
   res.body = std::move(reply.body);
+  res.stream = std::move(reply.stream);
   return res;
 }
 
@@ -182,7 +193,8 @@ Status RunServer(Service& service, const ServerOptions& options, int stop_fd,
     } catch (const std::exception&) {
       return WireResponse{500,
                           {{"Content-Type", kJsonType}, {"x-amzn-ErrorType", "InternalFailure"}},
-                          kInternalFailure};
+                          kInternalFailure,
+                          nullptr};
     }
   });
   const int threads = options.threads;
@@ -230,6 +242,9 @@ Status RunServer(Service& service, const ServerOptions& options, int stop_fd,
     pollfd fds[2] = {{stop_fd, POLLIN, 0}, {wake[0], POLLIN, 0}};
     while (::poll(fds, 2, -1) < 0 && errno == EINTR) {
     }
+    // Subscriptions end first (their streams close cleanly), so the
+    // connections' GOAWAYs are not held up by them.
+    service.EndSubscriptions();
     // A stop before the accept loop started would be lost: wait for it.
     while (!server.is_running() && !listen_returned)
       std::this_thread::sleep_for(std::chrono::milliseconds(1));

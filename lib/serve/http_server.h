@@ -8,6 +8,7 @@
 #pragma once
 
 #include <functional>
+#include <memory>
 #include <string>
 #include <string_view>
 
@@ -35,17 +36,19 @@ Status ParseListenAddress(const std::string& text, std::string& host, int& port)
 // Parses and runs one request: the encoding from Content-Type, the operation
 // from X-Amz-Target. Returns the HTTP status and fills body, content type and
 // error type (empty on success). A failed `auth` (the signature check) is
-// answered instead of running the operation. Independent of the HTTP
-// library, so tests can call it directly.
+// answered instead of running the operation. SubscribeToShard over HTTP/2
+// (`http2`) answers with `stream`, an event stream, instead of a body.
+// Independent of the HTTP library, so tests can call it directly.
 struct HttpReply {
   int status = 200;
   std::string body;
+  std::shared_ptr<BodyStream> stream;
   std::string content_type;
   std::string error_type;
   std::string operation;
 };
 HttpReply HandleRequest(Service& service, std::string_view content_type, std::string_view target,
-                        std::string_view body, const ApiStatus& auth = {});
+                        std::string_view body, const ApiStatus& auth = {}, bool http2 = false);
 
 // Serves until stop_fd becomes readable (then finishes the requests in
 // flight and returns Ok), or fails to listen. on_listening gets the bound

@@ -29,7 +29,11 @@ ApiError FromStatus(const Status& s) {
 Service::Service(Backend* backend, ServiceOptions options)
     : backend_(backend), options_(std::move(options)) {}
 
-Service::~Service() = default;
+Service::~Service() {
+  EndSubscriptions();
+  std::unique_lock<std::mutex> lock(subscriptions_mu_);
+  subscriptions_done_.wait(lock, [&] { return subscription_threads_ == 0; });
+}
 
 const std::map<std::string_view, Service::Handler>& Service::Handlers() {
   static const std::map<std::string_view, Handler> handlers = {
@@ -37,20 +41,25 @@ const std::map<std::string_view, Service::Handler>& Service::Handlers() {
       {"CreateStream", &Service::CreateStream},
       {"DecreaseStreamRetentionPeriod", &Service::DecreaseRetention},
       {"DeleteStream", &Service::DeleteStream},
+      {"DeregisterStreamConsumer", &Service::DeregisterStreamConsumer},
       {"DescribeLimits", &Service::DescribeLimits},
       {"DescribeStream", &Service::DescribeStream},
+      {"DescribeStreamConsumer", &Service::DescribeStreamConsumer},
       {"DescribeStreamSummary", &Service::DescribeStreamSummary},
       {"GetRecords", &Service::GetRecords},
       {"GetShardIterator", &Service::GetShardIterator},
       {"IncreaseStreamRetentionPeriod", &Service::IncreaseRetention},
       {"ListShards", &Service::ListShards},
+      {"ListStreamConsumers", &Service::ListStreamConsumers},
       {"ListStreams", &Service::ListStreams},
       {"ListTagsForStream", &Service::ListTags},
       {"MergeShards", &Service::MergeShards},
       {"PutRecord", &Service::PutRecord},
       {"PutRecords", &Service::PutRecords},
+      {"RegisterStreamConsumer", &Service::RegisterStreamConsumer},
       {"RemoveTagsFromStream", &Service::RemoveTags},
       {"SplitShard", &Service::SplitShard},
+      {"SubscribeToShard", &Service::SubscribeWithoutStream},
       {"UpdateShardCount", &Service::UpdateShardCount},
   };
   return handlers;

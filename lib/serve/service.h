@@ -9,6 +9,7 @@
 // once its records are as durable as the sync mode asks.
 #pragma once
 
+#include <condition_variable>
 #include <cstdint>
 #include <functional>
 #include <map>
@@ -22,10 +23,13 @@
 
 #include "serve/api_error.h"
 #include "serve/throttle.h"
+#include "serve/tokens.h"
 #include "serve/wire.h"
 #include "store/backend.h"
 
 namespace kstream::serve {
+
+class BodyStream;
 
 struct ServiceOptions {
   std::string region = "us-east-1";  // in ARNs
@@ -37,7 +41,22 @@ struct ServiceOptions {
   // with LimitExceededException, as in Kinesis (whose default is higher).
   int64_t shard_limit = 10000;
   std::function<int64_t()> clock;  // epoch ms; the system clock when empty
+  // How long one SubscribeToShard lasts before its stream ends cleanly (the
+  // service's 5 minutes; tests shorten it).
+  int64_t subscription_ms = 5 * 60 * 1000;
+  // Bytes each subscription may send per second (the service's 2 MiB/s per
+  // consumer per shard).
+  int64_t subscription_bytes_per_second = 2 << 20;
 };
+
+// Enhanced fan-out limits.
+inline constexpr size_t kMaxConsumersPerStream = 20;
+// A deregistered consumer is shown DELETING this long, then it is gone.
+inline constexpr int64_t kConsumerDeletingMs = 2000;
+// SubscribeToShard calls running at once in one server: each holds a thread
+// of its own (not a worker of the pool) and an inotify instance, so they are
+// bounded; past it, LimitExceededException.
+inline constexpr size_t kMaxSubscriptions = 64;
 
 class Service {
  public:
@@ -48,8 +67,19 @@ class Service {
   // An operation with no output writes nothing to out.
   ApiStatus Call(std::string_view operation, const Value& request, Writer& out);
 
-  // The operations Call() knows, sorted.
+  // The operations Call() knows, sorted (SubscribeToShard included).
   static std::vector<std::string_view> Operations();
+
+  // SubscribeToShard: checks the request, then answers with an event
+  // stream (serve/event_stream.h) in `encoding` that a thread of the
+  // subscription's own writes: an initial-response, then a
+  // SubscribeToShardEvent as records arrive (woken by the store's change
+  // watch), at most subscription_bytes_per_second, until subscription_ms
+  // passes, the shard ends (with ChildShards), the reader goes away, or
+  // another subscription of the consumer and shard takes over.
+  ApiOr<std::shared_ptr<BodyStream>> SubscribeToShard(const Value& request, Encoding encoding);
+  // Ends every subscription cleanly and refuses new ones (the server stops).
+  void EndSubscriptions();
 
  private:
   using Handler = ApiStatus (Service::*)(const Value&, Writer&);
@@ -77,6 +107,19 @@ class Service {
   ApiStatus PutRecords(const Value& req, Writer& out);
   ApiStatus GetShardIterator(const Value& req, Writer& out);
   ApiStatus GetRecords(const Value& req, Writer& out);
+  // Enhanced fan-out consumers (service_consumers.cc).
+  ApiStatus RegisterStreamConsumer(const Value& req, Writer& out);
+  ApiStatus DescribeStreamConsumer(const Value& req, Writer& out);
+  ApiStatus ListStreamConsumers(const Value& req, Writer& out);
+  ApiStatus DeregisterStreamConsumer(const Value& req, Writer& out);
+  // Over request/response, SubscribeToShard is refused (it needs HTTP/2).
+  ApiStatus SubscribeWithoutStream(const Value& req, Writer& out);
+  // Where GetShardIterator (and SubscribeToShard's StartingPosition) start:
+  // the type and its sequence number or timestamp, checked against the shard.
+  ApiOr<ShardIterator> StartIterator(const std::string& stream, std::string_view shard_id,
+                                     std::string_view type_text, std::string_view type_path,
+                                     std::optional<std::string_view> seq_text,
+                                     std::optional<int64_t> timestamp);
 
   // Helpers shared by the handlers.
   int64_t Now() const;
@@ -104,6 +147,29 @@ class Service {
                     const std::function<Status()>& op);
   void WriteShard(Writer& out, const ShardMeta& shard) const;
 
+  // Consumers.
+  struct FoundConsumer {
+    std::string stream;
+    StreamMeta meta;
+    ConsumerMeta consumer;
+    std::string_view status;  // ACTIVE or DELETING
+  };
+  // The consumer a request names by ConsumerARN, or StreamARN + ConsumerName.
+  ApiOr<FoundConsumer> FindConsumer(const Value& req);
+  std::string ConsumerArn(const std::string& stream, const ConsumerMeta& c) const;
+  static bool ConsumerGone(const ConsumerMeta& c, int64_t now);
+  static size_t LiveConsumers(const StreamMeta& meta, int64_t now);
+  void WriteConsumer(Writer& out, const std::string& stream, const ConsumerMeta& c,
+                     std::string_view status, bool with_stream_arn) const;
+
+  // Subscriptions (service_subscribe.cc).
+  struct Subscription;
+  void RunSubscription(const std::shared_ptr<Subscription>& sub);
+  // Stops the subscriptions to `stream` (of one consumer, unless
+  // consumer_arn is empty); each ends with `error` as an exception event.
+  void StopSubscriptions(const std::string& stream, const std::string& consumer_arn,
+                         const ApiError& error);
+
   // Puts records through a pooled writer, syncing as options_.sync asks.
   Status Put(const std::string& stream, std::span<const kstream::PutRecord> records,
              std::vector<PutResult>& results);
@@ -121,6 +187,19 @@ class Service {
   // UpdateShardCount's sequence of steps from interleaving with another
   // request's, and a shard quota check with the change it admits).
   std::mutex control_mu_;
+
+  std::mutex subscriptions_mu_;
+  std::condition_variable subscriptions_done_;
+  // Running subscriptions by consumer ARN and shard; guarded by subscriptions_mu_.
+  std::map<std::string, std::shared_ptr<Subscription>> subscriptions_;
+  size_t subscription_threads_ = 0;   // guarded by subscriptions_mu_
+  bool subscriptions_ended_ = false;  // guarded by subscriptions_mu_
 };
+
+// Shared by GetRecords and SubscribeToShard (service_records.cc).
+StartPosition StartOf(const ShardIterator& it);
+void WriteRecord(Writer& out, const RecordBatch::Record& r);
+// "ChildShards": the shards that continue the keys of closed shard `parent`.
+void WriteChildShards(Writer& out, const StreamMeta& meta, uint64_t parent);
 
 }  // namespace kstream::serve

@@ -167,9 +167,22 @@ ApiStatus Service::GetShardIterator(const Value& req, Writer& out) {
   API_ASSIGN_OR_RETURN(auto type_text, RequiredString(req, "ShardIteratorType", 1, 32));
   API_ASSIGN_OR_RETURN(auto seq_text, OptionalString(req, "StartingSequenceNumber", 1, 129));
   API_ASSIGN_OR_RETURN(auto timestamp, OptionalTimestamp(req, "Timestamp", out.encoding()));
+  API_ASSIGN_OR_RETURN(ShardIterator it, StartIterator(stream, shard_id, type_text,
+                                                       "shardIteratorType", seq_text, timestamp));
+  out.BeginObject();
+  out.Key("ShardIterator");
+  out.String(EncodeShardIterator(it));
+  out.EndObject();
+  return {};
+}
+
+ApiOr<ShardIterator> Service::StartIterator(const std::string& stream, std::string_view shard_id,
+                                            std::string_view type_text, std::string_view type_path,
+                                            std::optional<std::string_view> seq_text,
+                                            std::optional<int64_t> timestamp) {
   auto type = ParseIteratorType(type_text);
   if (!type.ok())
-    return ConstraintError("'" + std::string(type_text) + "'", "shardIteratorType",
+    return ConstraintError("'" + std::string(type_text) + "'", type_path,
                            "satisfy enum value set: [AT_SEQUENCE_NUMBER, AFTER_SEQUENCE_NUMBER, "
                            "TRIM_HORIZON, LATEST, AT_TIMESTAMP]");
   const bool by_sequence =
@@ -231,11 +244,63 @@ ApiStatus Service::GetShardIterator(const Value& req, Writer& out) {
       it.timestamp_ms = *timestamp;
       break;
   }
+  return it;
+}
+
+StartPosition StartOf(const ShardIterator& it) {
+  StartPosition start;
+  switch (it.kind) {
+    case ShardIterator::Kind::kTrimHorizon:
+      start.type = IteratorType::kTrimHorizon;
+      break;
+    case ShardIterator::Kind::kAfter:
+      start.type = IteratorType::kAfterSequenceNumber;
+      start.sequence = MakeSequenceNumber(it.shard_index, it.counter);
+      break;
+    case ShardIterator::Kind::kAtTimestamp:
+      start.type = IteratorType::kAtTimestamp;
+      start.timestamp_ms = it.timestamp_ms;
+      break;
+  }
+  return start;
+}
+
+void WriteRecord(Writer& out, const RecordBatch::Record& r) {
   out.BeginObject();
-  out.Key("ShardIterator");
-  out.String(EncodeShardIterator(it));
+  out.Key("SequenceNumber");
+  out.String(ToDecimal(r.sequence));
+  out.Key("ApproximateArrivalTimestamp");
+  out.Timestamp(r.arrival_ms);
+  out.Key("Data");
+  out.Blob(r.data);
+  out.Key("PartitionKey");
+  out.String(r.partition_key);
   out.EndObject();
-  return {};
+}
+
+void WriteChildShards(Writer& out, const StreamMeta& meta, uint64_t parent) {
+  out.Key("ChildShards");
+  out.BeginArray();
+  for (const auto& child : meta.shards) {
+    if (child.parent != parent && child.adjacent_parent != parent) continue;
+    out.BeginObject();
+    out.Key("ShardId");
+    out.String(child.id());
+    out.Key("ParentShards");
+    out.BeginArray();
+    if (child.parent) out.String(ShardIdFor(*child.parent));
+    if (child.adjacent_parent) out.String(ShardIdFor(*child.adjacent_parent));
+    out.EndArray();
+    out.Key("HashKeyRange");
+    out.BeginObject();
+    out.Key("StartingHashKey");
+    out.String(ToDecimal(child.start_hash));
+    out.Key("EndingHashKey");
+    out.String(ToDecimal(child.end_hash));
+    out.EndObject();
+    out.EndObject();
+  }
+  out.EndArray();
 }
 
 ApiStatus Service::GetRecords(const Value& req, Writer& out) {
@@ -251,21 +316,7 @@ ApiStatus Service::GetRecords(const Value& req, Writer& out) {
   if (options_.enforce_limits && !throttle_.AdmitRead(it.stream, it.shard_index, now))
     return ApiError::Throttled(RateExceeded(it.shard_index, it.stream, options_.account));
 
-  StartPosition start;
-  switch (it.kind) {
-    case ShardIterator::Kind::kTrimHorizon:
-      start.type = IteratorType::kTrimHorizon;
-      break;
-    case ShardIterator::Kind::kAfter:
-      start.type = IteratorType::kAfterSequenceNumber;
-      start.sequence = MakeSequenceNumber(it.shard_index, it.counter);
-      break;
-    case ShardIterator::Kind::kAtTimestamp:
-      start.type = IteratorType::kAtTimestamp;
-      start.timestamp_ms = it.timestamp_ms;
-      break;
-  }
-  auto cursor = backend_->OpenCursor(it.stream, it.shard_index, start);
+  auto cursor = backend_->OpenCursor(it.stream, it.shard_index, StartOf(it));
   if (!cursor.ok()) return StoreError(cursor.status(), it.stream);
   RecordBatch batch;
   auto state = (*cursor)->Read(batch, size_t(limit.value_or(10000)), kMaxGetRecordsBytes);
@@ -275,19 +326,7 @@ ApiStatus Service::GetRecords(const Value& req, Writer& out) {
   out.BeginObject();
   out.Key("Records");
   out.BeginArray();
-  for (size_t i = 0; i < batch.size(); ++i) {
-    const auto r = batch[i];
-    out.BeginObject();
-    out.Key("SequenceNumber");
-    out.String(ToDecimal(r.sequence));
-    out.Key("ApproximateArrivalTimestamp");
-    out.Timestamp(r.arrival_ms);
-    out.Key("Data");
-    out.Blob(r.data);
-    out.Key("PartitionKey");
-    out.String(r.partition_key);
-    out.EndObject();
-  }
+  for (size_t i = 0; i < batch.size(); ++i) WriteRecord(out, batch[i]);
   out.EndArray();
   const bool more = *state == ShardCursor::State::kMore;
   out.Key("MillisBehindLatest");
@@ -296,28 +335,7 @@ ApiStatus Service::GetRecords(const Value& req, Writer& out) {
   if (*state == ShardCursor::State::kShardEnd) {
     // The end of a closed shard: no next iterator (the KCL's SHARD_END), and
     // the shards that continue its keys.
-    out.Key("ChildShards");
-    out.BeginArray();
-    for (const auto& child : meta.shards) {
-      if (child.parent != it.shard_index && child.adjacent_parent != it.shard_index) continue;
-      out.BeginObject();
-      out.Key("ShardId");
-      out.String(child.id());
-      out.Key("ParentShards");
-      out.BeginArray();
-      if (child.parent) out.String(ShardIdFor(*child.parent));
-      if (child.adjacent_parent) out.String(ShardIdFor(*child.adjacent_parent));
-      out.EndArray();
-      out.Key("HashKeyRange");
-      out.BeginObject();
-      out.Key("StartingHashKey");
-      out.String(ToDecimal(child.start_hash));
-      out.Key("EndingHashKey");
-      out.String(ToDecimal(child.end_hash));
-      out.EndObject();
-      out.EndObject();
-    }
-    out.EndArray();
+    WriteChildShards(out, meta, it.shard_index);
   } else {
     ShardIterator next = it;
     next.issued_ms = now;

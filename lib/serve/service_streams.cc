@@ -113,7 +113,16 @@ ApiStatus Service::CreateStream(const Value& req, Writer&) {
 ApiStatus Service::DeleteStream(const Value& req, Writer&) {
   API_ASSIGN_OR_RETURN(std::string stream, StreamNameOf(req));
   API_ASSIGN_OR_RETURN(auto enforce, OptionalBool(req, "EnforceConsumerDeletion"));
-  (void)enforce;  // no registered consumers here
+  if (!enforce.value_or(false)) {
+    API_ASSIGN_OR_RETURN(StreamMeta meta, Meta(stream));
+    if (LiveConsumers(meta, Now()) > 0)
+      return ApiError::InUse("Stream " + stream + " under account " + options_.account +
+                             " has registered consumers. Deregister them or set "
+                             "EnforceConsumerDeletion.");
+  }
+  StopSubscriptions(stream, "",
+                    ApiError::NotFound("Stream " + stream + " under account " + options_.account +
+                                       " was deleted."));
   DropWriters(stream);
   Status s = backend_->DeleteStream(stream);
   if (!s.ok()) return StoreError(s, stream);
@@ -183,7 +192,7 @@ ApiStatus Service::DescribeStreamSummary(const Value& req, Writer& out) {
   out.Key("OpenShardCount");
   out.Int(int64_t(meta.OpenShards().size()));
   out.Key("ConsumerCount");
-  out.Int(0);
+  out.Int(int64_t(LiveConsumers(meta, Now())));
   out.EndObject();
   out.EndObject();
   return {};

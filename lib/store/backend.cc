@@ -18,4 +18,10 @@ Status Backend::UpdateTags(const std::string& name, const std::map<std::string, 
   return Status::FailedPrecondition("this backend cannot tag stream '" + name + "'");
 }
 
+Status Backend::UpdateConsumers(const std::string& name,
+                                const std::function<Status(std::vector<ConsumerMeta>&)>&) {
+  return Status::FailedPrecondition("this backend cannot register consumers of stream '" + name +
+                                    "'");
+}
+
 }  // namespace kstream

@@ -5,6 +5,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -273,6 +274,11 @@ class Backend {
   // `remove`, atomically. Tags are StreamMeta::tags. The default refuses.
   virtual Status UpdateTags(const std::string& name, const std::map<std::string, std::string>& set,
                             const std::vector<std::string>& remove);
+  // Changes the stream's registered consumers (StreamMeta::consumers)
+  // atomically: `change` sees the current list; if it fails, nothing is
+  // written. The default refuses.
+  virtual Status UpdateConsumers(const std::string& name,
+                                 const std::function<Status(std::vector<ConsumerMeta>&)>& change);
 };
 
 }  // namespace kstream

@@ -297,6 +297,11 @@ Status LocalStore::UpdateTags(const std::string& name,
   });
 }
 
+Status LocalStore::UpdateConsumers(
+    const std::string& name, const std::function<Status(std::vector<ConsumerMeta>&)>& change) {
+  return ModifyMeta(name, [&](StreamMeta& m) { return change(m.consumers); });
+}
+
 Status LocalStore::SetRetention(const std::string& name, int hours) {
   if (hours < kMinRetentionHours || hours > kMaxRetentionHours)
     return Status::InvalidArgument("retention must be between 24 and 8760 hours");

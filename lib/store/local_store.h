@@ -38,6 +38,8 @@ class LocalStore final : public Backend {
   Result<ShardStats> GetShardStats(const std::string& name, uint64_t shard_index) override;
   Status UpdateTags(const std::string& name, const std::map<std::string, std::string>& set,
                     const std::vector<std::string>& remove) override;
+  Status UpdateConsumers(const std::string& name,
+                         const std::function<Status(std::vector<ConsumerMeta>&)>& change) override;
 
   // Removes segments that fell out of retention in every shard of the
   // stream, and the closed shards whose close time did (see ExpiredShards).

@@ -243,6 +243,18 @@ std::string EncodeStreamMeta(const StreamMeta& m) {
     }
     o += "}";
   }
+  if (!m.consumers.empty()) {
+    o += ",\n  \"consumers\": [";
+    for (size_t i = 0; i < m.consumers.size(); ++i) {
+      const ConsumerMeta& c = m.consumers[i];
+      o += i ? ",\n    {\"name\": " : "\n    {\"name\": ";
+      AppendJsonString(o, c.name);
+      o += ", \"created_ms\": " + std::to_string(c.created_ms);
+      if (c.deleting_ms) o += ", \"deleting_ms\": " + std::to_string(*c.deleting_ms);
+      o += "}";
+    }
+    o += "\n  ]";
+  }
   o += "\n}\n";
   return o;
 }
@@ -296,6 +308,19 @@ Result<StreamMeta> DecodeStreamMeta(std::string_view json, const std::string& pa
       std::string_view value;
       if (field.value.get(value)) return bad("bad tag value");
       m.tags[std::string(field.key)] = std::string(value);
+    }
+  }
+  dom::array consumers;
+  if (!root["consumers"].get(consumers)) {
+    for (dom::element e : consumers) {
+      ConsumerMeta c;
+      std::string_view consumer_name;
+      if (e["name"].get(consumer_name) || e["created_ms"].get(c.created_ms))
+        return bad("bad consumer entry");
+      c.name = std::string(consumer_name);
+      int64_t deleting = 0;
+      if (!e["deleting_ms"].get(deleting)) c.deleting_ms = deleting;
+      m.consumers.push_back(std::move(c));
     }
   }
   return m;

@@ -52,6 +52,16 @@ struct PendingReshard {
   std::vector<ShardMeta> open;
 };
 
+// A registered enhanced fan-out consumer (RegisterStreamConsumer). Kept in
+// the stream's metadata, so it is written atomically with it and goes with
+// the stream. A deregistered one stays DELETING for a moment (deleting_ms)
+// before it is dropped, as the service shows it.
+struct ConsumerMeta {
+  std::string name;
+  int64_t created_ms = 0;
+  std::optional<int64_t> deleting_ms;
+};
+
 struct StreamMeta {
   std::string name;
   int64_t created_ms = 0;
@@ -60,6 +70,7 @@ struct StreamMeta {
   std::vector<ShardMeta> shards;  // in index order
   std::optional<PendingReshard> pending;
   std::map<std::string, std::string> tags;  // AddTagsToStream & co. (kstream-serve)
+  std::vector<ConsumerMeta> consumers;      // RegisterStreamConsumer & co., by name
 
   const ShardMeta* FindShard(uint64_t index) const;
   ShardMeta* FindShard(uint64_t index);
