@@ -136,7 +136,8 @@ struct StartPosition {
   std::optional<uint32_t> after_sub_sequence = std::nullopt;
 };
 
-// A batch of records read from one shard; owns their bytes.
+// A batch of records read from one shard; owns their bytes, or (AddView)
+// shares the memory they are in.
 class RecordBatch {
  public:
   struct Record {
@@ -154,6 +155,8 @@ class RecordBatch {
     entries_.clear();
     wide_.clear();
     data_bytes_ = 0;
+    holders_.clear();
+    view_bytes_ = 0;
   }
   void Add(const SequenceNumber& seq, int64_t arrival_ms, const std::optional<uint128>& ehk,
            std::string_view key, std::string_view data,
@@ -173,19 +176,34 @@ class RecordBatch {
   void Add(const Record& r) {
     Add(r.sequence, r.arrival_ms, r.explicit_hash_key, r.partition_key, r.data, r.sub_sequence);
   }
+  // A local store's record left where it was read (data right after key, as
+  // in a segment frame), in memory that `holder` keeps alive and that is not
+  // changed while it is: the batch keeps a copy of holder instead of copying
+  // the bytes.
+  void AddView(uint128 seq, int64_t arrival_ms, const std::optional<uint128>& ehk,
+               std::string_view key, std::string_view data,
+               const std::shared_ptr<const void>& holder) {
+    if (holders_.empty() || holders_.back() != holder) holders_.push_back(holder);
+    view_bytes_ += key.size() + data.size();
+    data_bytes_ += data.size();
+    entries_.push_back({seq, kNarrow, /*view=*/true, arrival_ms, ehk,
+                        reinterpret_cast<uintptr_t>(key.data()), key.size(), data.size(),
+                        std::nullopt});
+  }
   size_t size() const { return entries_.size(); }
   bool empty() const { return entries_.empty(); }
-  size_t bytes() const { return bytes_.size(); }
+  // Key and data bytes of the records (owned or viewed).
+  size_t bytes() const { return bytes_.size() + view_bytes_; }
   // The sum of the records' data sizes (keys not counted).
   uint64_t data_bytes() const { return data_bytes_; }
   // Record i's data alone: cheaper than operator[] where nothing else is needed.
   std::string_view data(size_t i) const {
     const Entry& e = entries_[i];
-    return {bytes_.data() + e.offset + e.key_len, e.data_len};
+    return {Key(e) + e.key_len, e.data_len};
   }
   Record operator[](size_t i) const {
     const Entry& e = entries_[i];
-    const char* p = bytes_.data() + e.offset;
+    const char* p = Key(e);
     return {e.wide == kNarrow ? SequenceNumber(e.sequence) : wide_[e.wide],
             e.arrival_ms,
             e.ehk,
@@ -204,20 +222,28 @@ class RecordBatch {
     bytes_.append(key);
     bytes_.append(data);
     data_bytes_ += data.size();
-    entries_.push_back({seq, wide, arrival_ms, ehk, off, key.size(), data.size(), sub_sequence});
+    entries_.push_back(
+        {seq, wide, /*view=*/false, arrival_ms, ehk, off, key.size(), data.size(), sub_sequence});
   }
   struct Entry {
     uint128 sequence;
     uint32_t wide;
+    bool view;  // at: the key's address; else its offset in bytes_
     int64_t arrival_ms;
     std::optional<uint128> ehk;
-    size_t offset, key_len, data_len;
+    uintptr_t at;
+    size_t key_len, data_len;
     std::optional<uint32_t> sub_sequence;
   };
+  const char* Key(const Entry& e) const {
+    return e.view ? reinterpret_cast<const char*>(e.at) : bytes_.data() + e.at;
+  }
   std::string bytes_;
   std::vector<Entry> entries_;
   std::vector<SequenceNumber> wide_;
   uint64_t data_bytes_ = 0;
+  std::vector<std::shared_ptr<const void>> holders_;  // of the viewed records
+  size_t view_bytes_ = 0;
 };
 
 // Reads one shard from a start position onwards. Not thread-safe.

@@ -68,8 +68,8 @@ class LocalShardCursor final : public ShardCursor {
           if (f.counter <= skip_through_) continue;
           if (min_time_ms_ && f.arrival_ms < *min_time_ms_) continue;
           min_time_ms_.reset();  // times never decrease within a shard
-          batch.Add(MakeSequenceNumber(shard_index_, f.counter), f.arrival_ms, f.explicit_hash_key,
-                    f.partition_key, f.data);
+          batch.AddView(MakeSequenceNumber(shard_index_, f.counter), f.arrival_ms,
+                        f.explicit_hash_key, f.partition_key, f.data, reader_->frame_holder());
           continue;
         }
         if (f.type == FrameType::kSeal) {

@@ -173,16 +173,52 @@ void SegmentReader::Seek(uint64_t offset, uint64_t last_counter) {
   last_counter_ = last_counter;
 }
 
+namespace {
+
+// n bytes, not zeroed, and their owner.
+char* Allocate(size_t n, std::shared_ptr<const void>& holder) {
+  std::shared_ptr<char[]> bytes(new char[n]);
+  char* p = bytes.get();
+  holder = std::move(bytes);
+  return p;
+}
+
+}  // namespace
+
+void SegmentReader::Buffer::MoveOn() {
+  if (!spare_holder_ || spare_holder_.use_count() > 1 || spare_capacity_ < capacity_) {
+    spare_holder_.reset();
+    spare_ = Allocate(capacity_, spare_holder_);
+    spare_capacity_ = capacity_;
+  }
+  std::swap(bytes_, spare_);
+  std::swap(holder_, spare_holder_);
+  std::swap(capacity_, spare_capacity_);
+}
+
+void SegmentReader::Buffer::clear() {
+  if (Shared()) MoveOn();
+  size_ = 0;
+}
+
 void SegmentReader::Buffer::erase_front(size_t n) {
-  std::memmove(bytes_.get(), bytes_.get() + n, size_ - n);
+  if (Shared()) {
+    const char* tail = bytes_ + n;  // still alive: spare_holder_ holds it after MoveOn
+    MoveOn();
+    std::memcpy(bytes_, tail, size_ - n);
+  } else {
+    std::memmove(bytes_, bytes_ + n, size_ - n);
+  }
   size_ -= n;
 }
 
 void SegmentReader::Buffer::resize(size_t n) {
   if (n > capacity_) {
-    auto bigger = std::make_unique_for_overwrite<char[]>(n);  // not zeroed
-    if (size_) std::memcpy(bigger.get(), bytes_.get(), size_);
-    bytes_ = std::move(bigger);
+    std::shared_ptr<const void> holder;
+    char* bigger = Allocate(n, holder);
+    if (size_) std::memcpy(bigger, bytes_, size_);
+    bytes_ = bigger;
+    holder_ = std::move(holder);  // the old memory lives on while viewed
     capacity_ = n;
   }
   size_ = n;

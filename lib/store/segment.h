@@ -83,6 +83,10 @@ class SegmentReader {
   // Reads the next frame. Damaged frames with good data after them are
   // skipped and counted in corrupt_frames().
   Result<Next> Read(Frame& frame);
+  // Keeps alive the memory the views of the frame Read() returned last point
+  // into: a copy of it keeps them valid after later reads, which then read
+  // into other memory (RecordBatch::AddView).
+  const std::shared_ptr<const void>& frame_holder() const { return buf_.holder(); }
 
   // Positions the reader at offset, which must be a frame boundary (or the
   // header size), after the record with last_counter.
@@ -110,17 +114,28 @@ class SegmentReader {
  private:
   // Like a std::string, but growing it leaves the new bytes unset: Fill
   // reads into them at once, and zeroing each chunk first cost ~5% of a read.
+  // Bytes once read are never changed while a copy of holder() is alive
+  // (records handed out as views into them): clear and erase_front move on
+  // to other memory then, one spare kept for when the views are gone.
   class Buffer {
    public:
-    char* data() { return bytes_.get(); }
+    char* data() { return bytes_; }
     size_t size() const { return size_; }
-    void clear() { size_ = 0; }
+    void clear();
     void erase_front(size_t n);
     void resize(size_t n);  // contents up to min(n, size()) kept
+    const std::shared_ptr<const void>& holder() const { return holder_; }
 
    private:
-    std::unique_ptr<char[]> bytes_;
+    bool Shared() const { return holder_.use_count() > 1; }
+    // Makes bytes_ memory of at least capacity_ bytes nothing views.
+    void MoveOn();
+    char* bytes_ = nullptr;  // owned by holder_
+    std::shared_ptr<const void> holder_;
     size_t size_ = 0, capacity_ = 0;
+    char* spare_ = nullptr;  // owned by spare_holder_
+    std::shared_ptr<const void> spare_holder_;
+    size_t spare_capacity_ = 0;
   };
 
   std::unique_ptr<ReadFile> file_;

@@ -210,4 +210,53 @@ TEST_SUITE("cursor") {
     CHECK(recs[9].sequence == Seq(11));
     CHECK(recs[18].data == log[19].data);
   }
+
+  // Records are views into the reader's buffer: a batch that keeps them over
+  // many refills (the buffer is 1 MiB) and beyond the cursor's life must see
+  // them unchanged, in batches cleared at different times.
+  TEST_CASE("RecordsHeldAcrossRefillsAndAfterTheCursorKeepTheirBytes") {
+    CursorFixture f;
+    auto log = f.Fill(3000, 3000, 100);  // ~9 MB in one segment
+    auto cursor = f.Open(IteratorType::kTrimHorizon);
+    RecordBatch all, recent;
+    std::vector<RecordBatch> pinned;
+    size_t read = 0;
+    for (int round = 0; round < 10000 && read < log.size(); ++round) {
+      RecordBatch one;
+      (void)Value(cursor->Read(one, 7, 1 << 20));
+      for (size_t i = 0; i < one.size(); ++i) {
+        all.Add(one[i].sequence, 0, std::nullopt, one[i].partition_key, one[i].data);
+        recent.Add(one[i]);
+      }
+      // Read straight into a batch kept alive (its views pin the buffer).
+      RecordBatch kept;
+      (void)Value(cursor->Read(kept, 5, 1 << 20));
+      read += one.size() + kept.size();
+      for (size_t i = 0; i < kept.size(); ++i) all.Add(kept[i]);
+      if (round % 3 == 0) recent.Clear();
+      pinned.push_back(std::move(kept));
+      if (pinned.size() > 40) pinned.erase(pinned.begin());  // released out of order too
+    }
+    cursor.reset();
+    REQUIRE(all.size() == log.size());
+    for (size_t i = 0; i < all.size(); ++i) {
+      CHECK(all[i].sequence == Seq(i + 1));
+      CHECK(all[i].data == log[i].data);
+      CHECK(all[i].partition_key == "pk");
+    }
+  }
+
+  TEST_CASE("ABatchOutlivesItsCursor") {
+    CursorFixture f;
+    auto log = f.Fill(500, 4000, 50);  // 2 MB: more than one buffer
+    RecordBatch batch;
+    {
+      auto cursor = f.Open(IteratorType::kTrimHorizon);
+      while (batch.size() < log.size())
+        if (Value(cursor->Read(batch, 100, 1 << 20)) != ShardCursor::State::kMore) break;
+    }
+    REQUIRE(batch.size() == log.size());
+    CHECK(batch.bytes() == log.size() * (2 + 4000));
+    for (size_t i = 0; i < batch.size(); ++i) CHECK(batch[i].data == log[i].data);
+  }
 }
