@@ -5,7 +5,8 @@
 # and in order, resumption, ChildShards after a split, the service's errors;
 # then a raw HTTP/2 client checks the event-stream framing (CRCs), a CBOR
 # subscription shaped as the Java SDK v2 sends it and the HTTP/1.1 refusal;
-# last, SIGTERM during a subscription ends its stream cleanly.
+# SIGTERM during a subscription ends its stream cleanly; and subscriptions
+# do not hold the server's workers.
 # shellcheck source-path=SCRIPTDIR source=lib.bash
 source "$(dirname "$0")/lib.bash"
 # shellcheck source-path=SCRIPTDIR source=serve_lib.bash
@@ -35,4 +36,11 @@ wait_exit 10 "$hold_pid"
 expect_eq 0 "$STATUS" "the held client's exit status"
 expect_contains "$WORK/hold.out" "stream ended: true, last event"
 expect_contains "$WORK/hold.out" "goaway 0"
+
+# More subscriptions than the server has workers (--threads 2): they hold
+# threads of their own, so other requests are still answered.
+start_serve --threads 2
+expect_ok node "$KSTREAM_SRC/tests/cli/serve_efo_raw.js" "$SERVE_PORT" many many
+expect_contains "$OUT" "many efo:"
+stop_serve
 finish

@@ -6,6 +6,10 @@
 // Usage: node serve_efo_raw.js PORT STREAM
 //        node serve_efo_raw.js PORT STREAM hold: subscribes and waits until
 //        the server ends the stream (SIGTERM); prints how it ended.
+//        node serve_efo_raw.js PORT STREAM many: holds a subscription to each
+//        of 6 shards on one connection (against a server with --threads 2:
+//        subscriptions must not hold its workers) while other requests, on
+//        that connection and another, are answered and records arrive.
 "use strict";
 const assert = require("node:assert/strict");
 const http = require("node:http");
@@ -171,9 +175,53 @@ async function hold(session) {
   session.destroy();
 }
 
+async function many(session) {
+  // Subscriptions that held workers would leave requests unanswered: fail, not hang.
+  setTimeout(() => { console.error("many: timed out"); process.exit(1); }, 30000).unref();
+  const shards = 6;
+  await ok(session, "CreateStream", { StreamName: stream, ShardCount: shards });
+  const consumer = (await ok(session, "RegisterStreamConsumer",
+    { StreamARN: streamArn, ConsumerName: "many" })).Consumer.ConsumerARN;
+  const subs = [];
+  for (let i = 0; i < shards; i++) {
+    const shardId = `shardId-00000000000${i}`;
+    let got = 0, resolveFirst, resolveRecord;
+    const first = new Promise((r) => { resolveFirst = r; });
+    const record = new Promise((r) => { resolveRecord = r; });
+    subscribe(session, { ConsumerARN: consumer, ShardId: shardId,
+      StartingPosition: { Type: "LATEST" } }, JSON_TYPE, (m) => {
+      if (m.length >= 2) resolveFirst();
+      got = recordsOf(m, JSON.parse).length;
+      if (got > 0) resolveRecord();
+      return got > 0;
+    }).catch((e) => { console.error(e); process.exit(1); });
+    subs.push({ shardId, first, record });
+  }
+  for (const s of subs) await s.first;
+  check(true, `${shards} subscriptions open`);
+  // Requests still answered, on this connection and on another.
+  for (let i = 0; i < 3; i++) check((await ok(session, "ListStreams", {})).StreamNames.includes(stream),
+    "list-streams beside the subscriptions");
+  const other = http2.connect(`http://127.0.0.1:${port}`);
+  check((await ok(other, "DescribeStreamSummary", { StreamName: stream }))
+    .StreamDescriptionSummary.ConsumerCount === 1, "another connection is answered");
+  // A record for every shard arrives on its subscription.
+  const hashKeys = (await ok(other, "ListShards", { StreamName: stream })).Shards
+    .map((s) => s.HashKeyRange.StartingHashKey);
+  for (const [i, key] of hashKeys.entries())
+    await ok(other, "PutRecord", { StreamName: stream, PartitionKey: `p${i}`,
+      ExplicitHashKey: key, Data: Buffer.from(`r${i}`).toString("base64") });
+  for (const s of subs) await s.record;
+  check(true, "every subscription received its record");
+  other.close();
+  console.log(`many efo: ${checks} checks passed`);
+  session.close();
+}
+
 (async () => {
   const session = http2.connect(`http://127.0.0.1:${port}`);
   if (process.argv[4] === "hold") return hold(session);
+  if (process.argv[4] === "many") return many(session);
   await ok(session, "CreateStream", { StreamName: stream, ShardCount: 1 });
   const consumer = (await ok(session, "RegisterStreamConsumer",
     { StreamARN: streamArn, ConsumerName: "raw" })).Consumer.ConsumerARN;

@@ -5,10 +5,12 @@
 #include <doctest/doctest.h>
 
 #include <chrono>
+#include <map>
 #include <string>
 #include <thread>
 
 #include "core/text.h"
+#include "fault_env.h"
 #include "serve/body_stream.h"
 #include "serve/event_stream.h"
 #include "serve/http_server.h"
@@ -251,6 +253,43 @@ TEST_SUITE("efo") {
                R"({"StreamARN":"arn:aws:kinesis:us-east-1:000000000000:stream/s"})")
               .Find("Consumers")
               ->items.empty());
+  }
+
+  TEST_CASE("AFailedConsumerWriteLeavesTheStoredConsumersAsTheyWere") {
+    // A fault at every write point of a registration and of a
+    // deregistration in turn: the call fails with the service's 500, and a
+    // fresh store sees the consumers as before (the metadata is replaced
+    // atomically, never half written).
+    for (kstest::Fault fault : {kstest::Fault::kIOError, kstest::Fault::kNoSpace}) {
+      for (int64_t at = 0;; ++at) {
+        Fixture f;
+        f.Ok("CreateStream", R"({"StreamName":"s","ShardCount":1})");
+        const std::string arn = f.Register("kept");
+        kstest::FaultPlanEnv env(at, fault);
+        LocalStore faulty(&env, f.t.dir.path());
+        serve::Service service(&faulty, f.options);
+        auto call = [&](const std::string& op, const std::string& body) {
+          return serve::HandleRequest(service, "application/x-amz-json-1.1",
+                                      "Kinesis_20131202." + op, body);
+        };
+        auto added = call("RegisterStreamConsumer",
+                          R"({"StreamARN":"arn:aws:kinesis:us-east-1:000000000000:stream/s",)"
+                          R"("ConsumerName":"added"})");
+        auto removed = call("DeregisterStreamConsumer", R"({"ConsumerARN":")" + arn + "\"}");
+        auto meta = LocalStore(Env::Default(), f.t.dir.path()).ListShards("s");
+        REQUIRE_MESSAGE(meta.ok(), meta.status().message());
+        std::map<std::string, bool> deleting;
+        for (const auto& c : meta->consumers) deleting[c.name] = c.deleting_ms.has_value();
+        CHECK(deleting.count("kept") == 1);
+        CHECK(deleting.count("added") == (added.status == 200 ? 1u : 0u));
+        CHECK(deleting["kept"] == (removed.status == 200));
+        if (added.status != 200) CHECK(added.error_type == "InternalFailure");
+        if (at == 0) CHECK(env.fired());  // the registration's first write failed
+        if (!env.fired()) break;
+        CHECK((added.status != 200 || removed.status != 200));
+        CHECK(at < 100);  // bounded: each call has a few write points
+      }
+    }
   }
 
   TEST_CASE("SubscribeToShardStreamsEventsAndOneSubscriptionTakesOverAnother") {
