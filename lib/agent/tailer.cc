@@ -328,6 +328,9 @@ Result<size_t> Tailer::Poll(RecordSink& sink, bool relist, size_t budget) {
   for (size_t i = 0; i < files_.size(); ++i) {
     File& s = *files_[i];
     if (s.state != File::State::kSuspect) continue;
+    // Its size now, not at this poll's start: a truncation seen since means
+    // the copy before it is complete (logrotate copies, then truncates).
+    if (struct stat st; ::fstat(s.fd, &st) == 0) s.size = uint64_t(st.st_size);
     s.head = ReadHead(s.fd, s.size);
     File* orig = nullptr;
     bool compatible = false;
