@@ -120,13 +120,7 @@ void Service::WriteShard(Writer& out, const ShardMeta& s) const {
     out.Key("AdjacentParentShardId");
     out.String(ShardIdFor(*s.adjacent_parent));
   }
-  out.Key("HashKeyRange");
-  out.BeginObject();
-  out.Key("StartingHashKey");
-  out.String(ToDecimal(s.start_hash));
-  out.Key("EndingHashKey");
-  out.String(ToDecimal(s.end_hash));
-  out.EndObject();
+  WriteHashKeyRange(out, s.start_hash, s.end_hash);
   out.Key("SequenceNumberRange");
   out.BeginObject();
   out.Key("StartingSequenceNumber");

@@ -201,5 +201,7 @@ StartPosition StartOf(const ShardIterator& it);
 void WriteRecord(Writer& out, const RecordBatch::Record& r);
 // "ChildShards": the shards that continue the keys of closed shard `parent`.
 void WriteChildShards(Writer& out, const StreamMeta& meta, uint64_t parent);
+// "HashKeyRange": {StartingHashKey, EndingHashKey} as decimal strings.
+void WriteHashKeyRange(Writer& out, uint128 start, uint128 end);
 
 }  // namespace kstream::serve

@@ -278,6 +278,16 @@ void WriteRecord(Writer& out, const RecordBatch::Record& r) {
   out.EndObject();
 }
 
+void WriteHashKeyRange(Writer& out, uint128 start, uint128 end) {
+  out.Key("HashKeyRange");
+  out.BeginObject();
+  out.Key("StartingHashKey");
+  out.String(ToDecimal(start));
+  out.Key("EndingHashKey");
+  out.String(ToDecimal(end));
+  out.EndObject();
+}
+
 void WriteChildShards(Writer& out, const StreamMeta& meta, uint64_t parent) {
   out.Key("ChildShards");
   out.BeginArray();
@@ -291,13 +301,7 @@ void WriteChildShards(Writer& out, const StreamMeta& meta, uint64_t parent) {
     if (child.parent) out.String(ShardIdFor(*child.parent));
     if (child.adjacent_parent) out.String(ShardIdFor(*child.adjacent_parent));
     out.EndArray();
-    out.Key("HashKeyRange");
-    out.BeginObject();
-    out.Key("StartingHashKey");
-    out.String(ToDecimal(child.start_hash));
-    out.Key("EndingHashKey");
-    out.String(ToDecimal(child.end_hash));
-    out.EndObject();
+    WriteHashKeyRange(out, child.start_hash, child.end_hash);
     out.EndObject();
   }
   out.EndArray();

@@ -10,11 +10,7 @@ source "$(dirname "$0")/lib.bash"
 # shellcheck source-path=SCRIPTDIR source=serve_lib.bash
 source "$(dirname "$0")/serve_lib.bash"
 
-if ! KSTREAM_NPM_DIR=$(npm_install_sdk); then
-  echo "$TEST_NAME: SKIP: could not install @aws-sdk/client-kinesis with npm (no registry?)" >&2
-  finish
-fi
-export KSTREAM_NPM_DIR
+require_js_sdk
 start_serve --access-log "$WORK/access.log"
 expect_ok node "$KSTREAM_SRC/tests/cli/serve_js.mjs" "$SERVE_URL" js1 http1
 expect_contains "$OUT" "js sdk (http1):"

@@ -64,3 +64,13 @@ npm_install_sdk() {
   ) 9>"$dir/.lock" || return 1
   echo "$dir"
 }
+
+# require_js_sdk: exports KSTREAM_NPM_DIR (npm_install_sdk), or ends the test
+# with a SKIP notice when the SDK cannot be installed.
+require_js_sdk() {
+  if ! KSTREAM_NPM_DIR=$(npm_install_sdk); then
+    echo "$TEST_NAME: SKIP: could not install @aws-sdk/client-kinesis with npm (no registry?)" >&2
+    finish
+  fi
+  export KSTREAM_NPM_DIR
+}
